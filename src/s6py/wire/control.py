@@ -1,0 +1,97 @@
+"""Control FIFOs: `supervise/control` and `.s6-svscan/control`.
+
+A client writes command letters; the supervisor holds the FIFO open for reading (plus a
+write end of its own, so it never sees EOF).  Opening with O_NONBLOCK for writing fails
+with ENXIO when no supervisor reads: that is s6's "supervisor not listening".
+"""
+
+import errno
+import os
+
+SUPERVISE_CONTROL = "supervise/control"
+SUPERVISE_LOCK = "supervise/lock"
+SVSCAN_CONTROL = ".s6-svscan/control"
+SVSCAN_LOCK = ".s6-svscan/lock"
+
+#: letters s6-supervise 2.11 accepts on its control FIFO
+SUPERVISE_LETTERS = frozenset("abqhkti12pcyrPCKoduDUxO")
+#: letters s6-svscan 2.11 accepts
+SVSCAN_LETTERS = frozenset("zabhitqnN")
+
+
+class NotListening(OSError):
+    """No supervisor holds the control FIFO open."""
+
+
+def send(fifo_path, letters):
+    """Write LETTERS (str or bytes) to the control FIFO at FIFO_PATH in one write.
+
+    Raises NotListening (ENXIO) if nobody reads it, FileNotFoundError if there is no FIFO.
+    """
+    data = letters.encode("ascii") if isinstance(letters, str) else letters
+    try:
+        fd = os.open(fifo_path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno == errno.ENXIO:
+            raise NotListening(errno.ENXIO, "supervisor not listening", fifo_path) from None
+        raise
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def make_fifo(path, mode=0o600):
+    """Create the control FIFO if missing and fix its mode; refuse a non-FIFO in its place."""
+    import stat
+
+    try:
+        os.mkfifo(path, mode)
+    except FileExistsError:
+        if not stat.S_ISFIFO(os.lstat(path).st_mode):
+            raise
+    os.chmod(path, mode)
+
+
+def open_for_reading(path):
+    """Open a control FIFO the supervisor's way: non-blocking read end plus a write end."""
+    read_fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    write_fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    return read_fd, write_fd
+
+
+def is_locked(lock_path):
+    """True when some process holds a write lock on LOCK_PATH (s6's "is it supervised?").
+
+    s6 uses POSIX record locks (fcntl), so F_GETLK from another process sees them.
+    Raises FileNotFoundError when the lock file does not exist.
+    """
+    import fcntl
+    import struct
+
+    fd = os.open(lock_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        # struct flock: short l_type, short l_whence, off_t l_start, off_t l_len, pid_t l_pid
+        query = struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0)
+        answer = fcntl.fcntl(fd, fcntl.F_GETLK, query + b"\0" * 4)
+        return struct.unpack("hhqqi", answer[:struct.calcsize("hhqqi")])[0] != fcntl.F_UNLCK
+    finally:
+        os.close(fd)
+
+
+def take_lock(lock_path, mode=0o644):
+    """Open LOCK_PATH and take a non-blocking POSIX write lock; return the fd.
+
+    Raises BlockingIOError if another process holds it.  Note the POSIX-lock caveat: the
+    lock is dropped if this process closes *any* fd on the file, so never open the lock
+    file elsewhere in the supervisor.
+    """
+    import fcntl
+
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, mode)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
