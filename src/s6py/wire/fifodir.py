@@ -1,7 +1,7 @@
 """Fifodirs (skarnet's ftrig): how a supervisor broadcasts event bytes to listeners.
 
 A fifodir is a directory (mode 3730: setgid, sticky, group may create entries) in which
-each listener creates a FIFO named `ftrig1:@<TAI64N>:<random>` (made under a dot-name,
+each listener creates a FIFO named `ftrig1:@<TAI64N>:<6 random chars>` (made under a dot-name,
 then renamed in) and reads it.  The notifier writes the event byte to every entry whose
 name starts with `ftrig1`; an entry with no reader (ENXIO) is stale and removed.
 Same names and modes as s6 2.11, so real s6-svwait listens to our supervisor and our
@@ -13,7 +13,11 @@ import os
 import stat
 
 PREFIX = "ftrig1"
+#: a listener's name is PREFIX + ":@" + 24 hex digits + ":" + 6 random characters; the
+#: real notifier skips any entry of another length, so the random part must be 6 long.
+NAME_LENGTH = len(PREFIX) + 33
 DIR_MODE = 0o3730
+_RANDOM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def make(path, gid=None):
@@ -40,7 +44,7 @@ def notify(path, event_bytes):
         return 0
     delivered = 0
     for entry in names:
-        if not entry.startswith(PREFIX):
+        if len(entry) != NAME_LENGTH or not entry.startswith(PREFIX):
             continue
         fifo = os.path.join(path, entry)
         try:
@@ -69,7 +73,7 @@ class Listener:
     def __init__(self, path):
         from s6py.wire import tai64n
 
-        rand = os.urandom(8).hex()[:16]
+        rand = "".join(_RANDOM_ALPHABET[b % len(_RANDOM_ALPHABET)] for b in os.urandom(6))
         name = "%s:%s:%s" % (PREFIX, tai64n.label(tai64n.now()), rand)
         hidden = os.path.join(path, "." + name)
         self.path = os.path.join(path, name)
