@@ -95,3 +95,63 @@ def take_lock(lock_path, mode=0o644):
         os.close(fd)
         raise
     return fd
+
+
+#: results of writectl(), as s6_svc_writectl() reports them
+WRITTEN, NOT_LISTENING = 1, 0
+
+
+class BadControlDir(OSError):
+    """The control subdirectory exists but its `control` FIFO cannot be opened."""
+
+
+def writectl(service, subdir, data):
+    """Write DATA to SERVICE/SUBDIR/control the way s6_svc_writectl() does.
+
+    Returns WRITTEN, or NOT_LISTENING when nobody reads the FIFO or SUBDIR does not
+    exist.  Raises BadControlDir when SUBDIR is there but its `control` cannot be opened,
+    OSError when SERVICE itself cannot be opened or the write fails.  The FIFO is
+    opened non-blocking (to detect an absent reader) and then switched to blocking, so
+    the letters are written whole.
+    """
+    fifo = os.path.join(service, subdir, "control")
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno == errno.ENXIO:
+            return NOT_LISTENING
+        if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR):
+            raise
+        first_errno = e.errno
+    else:
+        try:
+            os.set_blocking(fd, True)
+            if data:
+                os.write(fd, data)
+        finally:
+            os.close(fd)
+        return WRITTEN
+    # Find out what went wrong: no service dir (error), no SUBDIR (nobody ever supervised
+    # it: not listening), or a broken SUBDIR.
+    dfd = os.open(service, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        sfd = os.open(subdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dfd)
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            return NOT_LISTENING
+        raise BadControlDir(e.errno, os.strerror(e.errno), subdir) from None
+    finally:
+        os.close(dfd)
+    os.close(sfd)
+    raise BadControlDir(first_errno, os.strerror(first_errno), fifo)
+
+
+def supervised(service):
+    """s6_svc_ok(): True if an s6-supervise holds SERVICE/supervise/lock.
+
+    False when the lock file does not exist; OSError for any other failure.
+    """
+    try:
+        return is_locked(os.path.join(service, SUPERVISE_LOCK))
+    except FileNotFoundError:
+        return False

@@ -4,6 +4,7 @@ Record: TAI64N (12 bytes), exit code byte (128 + signal when killed, as skalibs'
 wait_estatus), signal number byte (0 when it exited).  Same bytes as s6 2.11.
 """
 
+import errno
 import os
 
 from s6py.wire import tai64n
@@ -34,3 +35,37 @@ def unpack(data):
 def read(servicedir):
     with open(os.path.join(servicedir, FILENAME), "rb") as f:
         return list(unpack(f.read()))
+
+
+def read_last(servicedir, limit):
+    """The last LIMIT records, as s6_dtally_read() reads them for s6-svdt.
+
+    Like s6, a missing file is created empty and a file whose size is not a whole number
+    of records is truncated (both give no records); OSError for anything else.
+    """
+    path = os.path.join(servicedir, FILENAME)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        _truncate(path)
+        return []
+    try:
+        size = os.fstat(fd).st_size
+        if size % RECORD_SIZE:
+            _truncate(path)
+            return []
+        n = min(size // RECORD_SIZE, limit)
+        os.lseek(fd, -n * RECORD_SIZE, os.SEEK_END)
+        data = b""
+        while len(data) < n * RECORD_SIZE:
+            chunk = os.read(fd, n * RECORD_SIZE - len(data))
+            if not chunk:
+                raise OSError(errno.EPIPE, os.strerror(errno.EPIPE), path)
+            data += chunk
+    finally:
+        os.close(fd)
+    return list(unpack(data))
+
+
+def _truncate(path):
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o666))
