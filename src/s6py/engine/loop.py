@@ -1,0 +1,264 @@
+"""The event loop: one process, no threads, no polling.
+
+Everything the supervisor reacts to reaches it through one `selectors` call:
+  * file descriptors (control FIFOs, readiness pipes) -> reader callbacks;
+  * signals -> `signal.set_wakeup_fd` writes the signal number into a non-blocking pipe,
+    the loop reads the numbers and runs the callbacks registered with `on_signal`;
+  * deadlines -> a heap of timers; the select timeout is the nearest one, or None.
+When nothing happens the process sleeps in `select()` with no timeout: zero wake-ups.
+
+Children are reaped here and nowhere else: on SIGCHLD the loop calls
+`waitpid(-1, WNOHANG)` until nothing is left, hands each status to the callback given to
+`watch_child(pid, ...)`, and simply drops the status of unwatched pids (orphans that
+re-parented to us as PID 1 or as a subreaper).
+
+A callback that raises does not stop the loop: the traceback is written to stderr once
+(identical tracebacks are not repeated) and the loop carries on.  PID 1 must not die.
+"""
+
+import heapq
+import os
+import selectors
+import signal
+import sys
+import time
+
+__all__ = ["Loop", "TimerHandle"]
+
+
+class TimerHandle:
+    """A pending call; `cancel()` makes it a no-op (it stays in the heap until due)."""
+
+    __slots__ = ("when", "seq", "callback", "cancelled")
+
+    def __init__(self, when, seq, callback):
+        self.when = when
+        self.seq = seq
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self):
+        self.cancelled = True
+        self.callback = None
+
+    def __lt__(self, other):
+        return (self.when, self.seq) < (other.when, other.seq)
+
+
+def _ignore_signal(signum, frame):
+    """Python-level handler for signals we catch: the real work happens via the wakeup fd."""
+
+
+class Loop:
+    """A minimal single-threaded reactor for the supervisor (and for /init around it)."""
+
+    def __init__(self):
+        self._selector = selectors.DefaultSelector()
+        self._readers = {}
+        self._timers = []
+        self._seq = 0
+        self._signal_callbacks = {}
+        self._children = {}
+        self._running = False
+        self._seen_tracebacks = set()
+        self.on_orphan = None  # optional callback(pid, wstat) for unwatched children
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._previous_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, self._drain_signals)
+        self._neutralise_ignored_signals()
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        self._install(signal.SIGCHLD)
+
+    # ----------------------------------------------------------------- signals
+
+    @staticmethod
+    def _neutralise_ignored_signals():
+        """Replace inherited SIG_IGN dispositions by a do-nothing handler.
+
+        An ignored signal stays ignored across exec, a caught one reverts to the default.
+        Catching (and dropping) what we inherited as ignored keeps our behaviour (the
+        signal still has no effect on us) while every child we exec starts with default
+        dispositions, as s6 and tini promise.  SIGPIPE/SIGXFSZ, which Python ignores, are
+        included: a write to a broken pipe still fails with EPIPE instead of killing us.
+        """
+        for signum in range(1, signal.NSIG):
+            if signum in (signal.SIGKILL, signal.SIGSTOP):
+                continue
+            try:
+                if signal.getsignal(signum) == signal.SIG_IGN:
+                    signal.signal(signum, _ignore_signal)
+            except (OSError, ValueError, RuntimeError):
+                pass
+
+    def _install(self, signum):
+        signal.signal(signum, _ignore_signal)
+
+    def on_signal(self, signum, callback):
+        """Call CALLBACK(signum) from the loop each time SIGNUM arrives (coalesced)."""
+        self._signal_callbacks.setdefault(signum, []).append(callback)
+        if signum != signal.SIGCHLD:
+            self._install(signum)
+
+    def _drain_signals(self):
+        pending = []
+        while True:
+            try:
+                data = os.read(self._wake_r, 512)
+            except BlockingIOError:
+                break
+            except InterruptedError:
+                continue
+            if not data:
+                break
+            for signum in data:
+                if signum not in pending:
+                    pending.append(signum)
+        if signal.SIGCHLD in pending:
+            self.reap()
+        for signum in pending:
+            for callback in list(self._signal_callbacks.get(signum, ())):
+                self._guard(callback, signum)
+
+    # ---------------------------------------------------------------- children
+
+    def watch_child(self, pid, callback):
+        """Call CALLBACK(wstat) when PID dies.  Register right after fork: the loop only
+        reaps from its own iteration, so the death cannot be missed in between."""
+        self._children[pid] = callback
+
+    def unwatch_child(self, pid):
+        self._children.pop(pid, None)
+
+    def reap(self):
+        """Collect every dead child now; dispatch watched ones, drop orphans."""
+        while True:
+            try:
+                pid, wstat = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            except InterruptedError:
+                continue
+            if pid == 0:
+                return
+            callback = self._children.pop(pid, None)
+            if callback is not None:
+                self._guard(callback, wstat)
+            elif self.on_orphan is not None:
+                self._guard(self.on_orphan, pid, wstat)
+
+    # ------------------------------------------------------------------ fds
+
+    def add_reader(self, fd, callback):
+        """Call CALLBACK() whenever FD is readable (level-triggered)."""
+        if fd in self._readers:
+            self._selector.modify(fd, selectors.EVENT_READ, callback)
+        else:
+            self._selector.register(fd, selectors.EVENT_READ, callback)
+        self._readers[fd] = callback
+
+    def remove_reader(self, fd):
+        if self._readers.pop(fd, None) is not None:
+            try:
+                self._selector.unregister(fd)
+            except (KeyError, ValueError, OSError):
+                pass
+
+    # --------------------------------------------------------------- timers
+
+    def time(self):
+        return time.monotonic()
+
+    def call_at(self, when, callback):
+        """Run CALLBACK() at monotonic time WHEN; returns a TimerHandle."""
+        self._seq += 1
+        handle = TimerHandle(when, self._seq, callback)
+        heapq.heappush(self._timers, handle)
+        return handle
+
+    def call_later(self, delay, callback):
+        return self.call_at(time.monotonic() + max(0.0, delay), callback)
+
+    def call_soon(self, callback):
+        return self.call_at(0.0, callback)
+
+    # ---------------------------------------------------------------- running
+
+    def stop(self):
+        self._running = False
+
+    def _timeout(self):
+        timers = self._timers
+        while timers and timers[0].cancelled:
+            heapq.heappop(timers)
+        if not timers:
+            return None
+        return max(0.0, timers[0].when - time.monotonic())
+
+    def _run_due_timers(self):
+        now = time.monotonic()
+        timers = self._timers
+        while timers and (timers[0].cancelled or timers[0].when <= now):
+            handle = heapq.heappop(timers)
+            if handle.cancelled:
+                continue
+            callback = handle.callback
+            handle.cancel()
+            self._guard(callback)
+            if not self._running:
+                return
+
+    def run_once(self, timeout=None):
+        """One iteration: wait for fds/signals or the nearest deadline, then dispatch."""
+        wait = self._timeout()
+        if timeout is not None:
+            wait = timeout if wait is None else min(wait, timeout)
+        try:
+            ready = self._selector.select(wait)
+        except InterruptedError:
+            ready = []
+        for key, _ in ready:
+            callback = key.data
+            if key.fd != self._wake_r and self._readers.get(key.fd) is not callback:
+                continue  # removed by an earlier callback of this iteration
+            self._guard(callback)
+        self._run_due_timers()
+
+    def run(self):
+        """Loop until stop() is called."""
+        self._running = True
+        while self._running:
+            try:
+                self.run_once()
+            except Exception:  # pragma: no cover - belt and braces around the guard
+                self._report()
+
+    def close(self):
+        signal.set_wakeup_fd(self._previous_wakeup)
+        self._selector.close()
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    # ---------------------------------------------------------------- guard
+
+    def _guard(self, callback, *args):
+        try:
+            callback(*args)
+        except Exception:
+            self._report()
+
+    def _report(self):
+        import traceback
+
+        text = traceback.format_exc()
+        if text in self._seen_tracebacks:
+            return
+        self._seen_tracebacks.add(text)
+        try:
+            sys.stderr.write("s6py: warning: internal error, carrying on:\n" + text)
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+

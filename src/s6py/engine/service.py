@@ -1,0 +1,743 @@
+"""One supervised service: s6-supervise's state machine, without a process of its own.
+
+The shape is s6-supervise.c's: five states, a list of events (deadline, death of the
+child, the four supervisor signals, every control letter), and one table
+`ACTIONS[state][event]` naming a small method.  The loop only turns readiness of the
+control FIFO / readiness pipe, child deaths and deadlines into `fire(event)` calls.
+
+The on-disk side is byte-compatible with s6 2.11: `supervise/{lock,control,status,
+death_tally}` and the `event/` fifodir, the status record rewritten at the same moments
+(`announce()`), the same event bytes, so Debian's s6-svc, s6-svstat, s6-svwait and s6-svok
+drive and read it exactly as they drive the real s6-supervise.
+
+"The supervisor exits" (s6-supervise's `bail`) means here: the service object releases
+its lock and FIFOs, sends the `x` event and tells its owner through `on_exit`.
+"""
+
+import enum
+import errno
+import os
+import signal
+import stat
+import sys
+
+from s6py.engine.spawn import SpawnError, spawn
+from s6py.wire import control, deathtally, fifodir, signames, tai64n
+from s6py.wire import status as svstatus
+
+__all__ = ["State", "Event", "Service", "ACTIONS", "LETTER_EVENTS"]
+
+SPAWN_RETRY = 10       # seconds after a failed spawn of ./run (s6 2.11.3 says the same)
+SYSCALL_RETRY = 60     # seconds after a failed pipe()/fork() (as s6)
+KILL_RETRY = 5         # seconds between SIGKILLs of a process that will not die (as s6)
+FINISH_TIMEOUT_MS = 5000
+MAX_DEATH_TALLY = 4096
+SERVICE_LOCK = "supervise/service-lock"
+
+
+class State(enum.Enum):
+    DOWN = 0        # nothing runs; a deadline may start ./run
+    UP = 1          # ./run runs
+    FINISH = 2      # ./finish runs
+    LASTUP = 3      # ./run runs, and the supervisor leaves once it is down
+    LASTFINISH = 4  # ./finish runs, and the supervisor leaves once it is done
+
+
+class Event(enum.Enum):
+    TIMEOUT = "timeout"
+    CHLD = "child died"
+    TERM = "SIGTERM"
+    HUP = "SIGHUP"
+    QUIT = "SIGQUIT"
+    INT = "SIGINT"
+    a = "a"
+    b = "b"
+    q = "q"
+    h = "h"
+    k = "k"
+    t = "t"
+    i = "i"
+    USR1 = "1"
+    USR2 = "2"
+    p = "p"
+    c = "c"
+    y = "y"
+    r = "r"
+    P = "P"
+    C = "C"
+    K = "K"
+    o = "o"
+    d = "d"
+    u = "u"
+    D = "D"
+    U = "U"
+    x = "x"
+    O = "O"
+    Q = "Q"
+
+
+#: control byte -> event (the letters of s6 2.11 plus P C K of later versions, and Q)
+LETTER_EVENTS = {e.value.encode()[0]: e for e in Event if len(e.value) == 1}
+
+_SIMPLE_SIGNALS = {
+    Event.a: signal.SIGALRM, Event.b: signal.SIGABRT, Event.q: signal.SIGQUIT,
+    Event.h: signal.SIGHUP, Event.k: signal.SIGKILL, Event.t: signal.SIGTERM,
+    Event.i: signal.SIGINT, Event.USR1: signal.SIGUSR1, Event.USR2: signal.SIGUSR2,
+    Event.y: signal.SIGWINCH,
+}
+
+
+def warn(message):
+    try:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+class ServiceFiles:
+    """Reads the optional configuration files of a service directory, s6's way:
+    a missing file means the default, garbage gives one warning and the default."""
+
+    def __init__(self, path, name):
+        self.path = path
+        self.name = name
+
+    def read_line(self, filename, limit=64):
+        """First line of FILENAME, or None if absent; warns on other errors."""
+        try:
+            fd = os.open(os.path.join(self.path, filename), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            warn("s6-svscan: warning: %s: unable to open %s: %s" % (self.name, filename, e.strerror))
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                warn("s6-svscan: warning: %s: %s is not a regular file, ignoring it" % (self.name, filename))
+                return None
+            data = os.read(fd, limit)
+        except OSError as e:
+            warn("s6-svscan: warning: %s: unable to read %s: %s" % (self.name, filename, e.strerror))
+            return None
+        finally:
+            os.close(fd)
+        return data.split(b"\n", 1)[0].decode("ascii", "replace")
+
+    def read_uint(self, filename):
+        text = self.read_line(filename)
+        if text is None:
+            return None
+        text = text.strip()
+        if not text.isdigit():
+            warn("s6-svscan: warning: %s: invalid %s, ignoring it" % (self.name, filename))
+            return None
+        return int(text)
+
+    def down_signal(self):
+        text = self.read_line("down-signal", 16)
+        if text is None:
+            return signal.SIGTERM
+        try:
+            return signames.number(text)
+        except ValueError:
+            warn("s6-svscan: warning: %s: invalid down-signal, using SIGTERM" % self.name)
+            return signal.SIGTERM
+
+    def exists(self, filename):
+        return os.path.lexists(os.path.join(self.path, filename))
+
+
+class Service:
+    """The supervision of one service directory.
+
+    loop      the engine.loop.Loop
+    path      the service directory (absolute)
+    name      the name given to ./run and ./finish ("foo", "foo/log")
+    stdin, stdout
+              fds given to ./run and ./finish as 0 and 1 (None: /dev/null for stdin,
+              our own stdout for stdout); the owner keeps them open.
+    on_exit   callback(service) once the supervision has ended (after the `x` event)
+    """
+
+    def __init__(self, loop, path, name, stdin=None, stdout=None, on_exit=None):
+        self.loop = loop
+        self.path = os.path.abspath(path)
+        self.name = name
+        self.stdin = stdin
+        self.stdout = stdout
+        self.on_exit = on_exit
+        self.files = ServiceFiles(self.path, name)
+        self.status = svstatus.Status()
+        self.state = State.DOWN
+        self.dying = False
+        self.running = False
+        self.nextstart = None          # monotonic time before which ./run is not respawned
+        self._deadline = None
+        self._notify_fd = None
+        self._control_fds = None
+        self._lock_fd = None
+        self._devnull = None
+        self._child_pid = 0          # pid we watch (./run or ./finish), 0 if none
+
+    # ---------------------------------------------------------------- life
+
+    def start(self):
+        """Take the lock, open the FIFOs, announce `s`, start ./run unless `down` exists.
+
+        Raises OSError (or BlockingIOError when another supervisor holds the lock);
+        the caller reports it.
+        """
+        self._control_init()
+        try:
+            fifodir.make(self._p("event"))
+        except OSError:
+            self._release()
+            raise
+        self._ftrig_clean()
+        try:
+            fd = os.open(self._p(deathtally.FILENAME), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            os.close(fd)
+        except OSError as e:
+            warn("s6-svscan: warning: %s: unable to truncate %s: %s" % (self.name, deathtally.FILENAME, e.strerror))
+        self.status.wantup = not self.files.exists("down")
+        self.status.stamp = tai64n.now()
+        self.status.readystamp = self.status.stamp
+        self.running = True
+        self.loop.add_reader(self._control_fds[0], self._on_control)
+        self.announce()
+        self.notify(b"s")
+        self.set_deadline(0)
+
+    def _p(self, *parts):
+        return os.path.join(self.path, *parts)
+
+    def _control_init(self):
+        supervise = self._p("supervise")
+        old = os.umask(0)
+        try:
+            try:
+                os.mkdir(supervise, 0o700)
+            except FileExistsError:
+                if not os.path.isdir(supervise):
+                    raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory", supervise)
+            self._lock_fd = control.take_lock(self._p(control.SUPERVISE_LOCK))
+            try:
+                control.make_fifo(self._p(control.SUPERVISE_CONTROL), 0o600)
+                self._control_fds = control.open_for_reading(self._p(control.SUPERVISE_CONTROL))
+            except OSError:
+                self._release()
+                raise
+        finally:
+            os.umask(old)
+
+    def _ftrig_clean(self):
+        """Remove stale listener FIFOs (nobody reads them), as ftrigw_clean does."""
+        fifodir.notify(self._p("event"), b"")
+
+    def _release(self):
+        if self._control_fds is not None:
+            self.loop.remove_reader(self._control_fds[0])
+            for fd in self._control_fds:
+                _close(fd)
+            self._control_fds = None
+        if self._lock_fd is not None:
+            _close(self._lock_fd)
+            self._lock_fd = None
+
+    def bail(self):
+        """End of supervision (s6-supervise exiting): `x`, release everything, tell the owner."""
+        if not self.running:
+            return
+        self.running = False
+        self.cancel_deadline()
+        self._close_notify()
+        if self._child_pid:
+            self.loop.unwatch_child(self._child_pid)
+            self._child_pid = 0
+        self.notify(b"x")
+        self._release()
+        if self._devnull is not None:
+            _close(self._devnull)
+            self._devnull = None
+        if self.on_exit is not None:
+            self.on_exit(self)
+
+    # ---------------------------------------------------------- plumbing
+
+    def fire(self, event):
+        """Run the table's action for EVENT in the current state."""
+        if not self.running:
+            return
+        ACTIONS[self.state][event](self)
+
+    def announce(self):
+        """Rewrite supervise/status (atomically), as s6's announce()."""
+        try:
+            svstatus.write(self.path, self.status)
+        except OSError as e:
+            warn("s6-svscan: warning: %s: unable to write status file: %s" % (self.name, e.strerror))
+
+    def notify(self, events):
+        fifodir.notify(self._p("event"), events)
+
+    def set_deadline(self, seconds):
+        """Arm the service's single deadline SECONDS from now (None: no deadline)."""
+        self.cancel_deadline()
+        if seconds is not None:
+            self._deadline = self.loop.call_later(seconds, self._on_deadline)
+
+    def set_deadline_at(self, when):
+        self.cancel_deadline()
+        self._deadline = self.loop.call_at(when, self._on_deadline)
+
+    def cancel_deadline(self):
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _on_deadline(self):
+        self._deadline = None
+        self.fire(Event.TIMEOUT)
+
+    def _on_control(self):
+        try:
+            data = os.read(self._control_fds[0], 4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            warn("s6-svscan: warning: %s: unable to read supervise/control: %s" % (self.name, e.strerror))
+            return
+        for byte in data:
+            event = LETTER_EVENTS.get(byte)
+            if event is not None:
+                self.fire(event)
+            if not self.running:
+                return
+
+    def _on_child(self, wstat):
+        self._child_pid = 0
+        self._last_wstat = wstat
+        self.fire(Event.CHLD)
+
+    def _on_notify(self):
+        """Readiness: a newline on the notification pipe (data before it is ignored)."""
+        fd = self._notify_fd
+        while True:
+            try:
+                data = os.read(fd, 512)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data = b""
+            if data and b"\n" in data:
+                self.nextstart = self.loop.time() + 1
+                self.status.readystamp = tai64n.now()
+                self.status.ready = True
+                self.announce()
+                self.notify(b"U")
+                self._close_notify()
+                return
+            if not data:
+                self._close_notify()
+                return
+
+    def _close_notify(self):
+        if self._notify_fd is not None:
+            self.loop.remove_reader(self._notify_fd)
+            _close(self._notify_fd)
+            self._notify_fd = None
+
+    def _stdio(self):
+        if self.stdin is None or self.stdout is None:
+            if self._devnull is None:
+                self._devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+        stdin = self._devnull if self.stdin is None else self.stdin
+        return stdin, self.stdout
+
+    def kill(self, signum):
+        if self.status.pid:
+            try:
+                os.kill(self.status.pid, signum)
+            except OSError:
+                pass
+
+    def killpg(self, signum):
+        if self.status.pid:
+            try:
+                os.killpg(os.getpgid(self.status.pid), signum)
+            except OSError:
+                pass
+
+    # ------------------------------------------------------------ actions
+
+    def nop(self):
+        pass
+
+    def send_signal(self, event):
+        self.kill(_SIMPLE_SIGNALS[event])
+
+    def kill_p(self):
+        self.kill(signal.SIGSTOP)
+        self.status.paused = True
+        self.announce()
+
+    def kill_c(self):
+        self.kill(signal.SIGCONT)
+        self.status.paused = False
+        self.announce()
+
+    def kill_P(self):
+        self.killpg(signal.SIGSTOP)
+        self.status.paused = True
+        self.announce()
+
+    def kill_C(self):
+        self.killpg(signal.SIGCONT)
+        self.status.paused = False
+        self.announce()
+
+    def kill_K(self):
+        self.killpg(signal.SIGKILL)
+
+    def kill_r(self):
+        self.kill(self.files.down_signal())
+
+    def sigint(self):
+        """SIGINT to the supervisor: forward it to the service's process group, then leave."""
+        self.killpg(signal.SIGINT)
+        self.bail()
+
+    def close_them(self):
+        """s6's closethem(): future ./finish runs with stdin and stdout on /dev/null."""
+        self.stdin = None
+        self.stdout = None
+
+    def want_down(self):
+        self.status.wantup = False
+        self.announce()
+
+    def want_up(self):
+        self.status.wantup = True
+        self.announce()
+
+    def add_down_file(self):
+        try:
+            fd = os.open(self._p("down"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            os.close(fd)
+        except OSError as e:
+            warn("s6-svscan: warning: %s: unable to create ./down file: %s" % (self.name, e.strerror))
+
+    def del_down_file(self):
+        try:
+            os.unlink(self._p("down"))
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            warn("s6-svscan: warning: %s: unable to unlink ./down file: %s" % (self.name, e.strerror))
+
+    def want_DOWN(self):
+        self.add_down_file()
+        self.want_down()
+
+    def want_UP(self):
+        self.del_down_file()
+        self.want_up()
+
+    def down_timeout(self):
+        if self.status.wantup:
+            self.try_start()
+        else:
+            self.cancel_deadline()
+
+    def down_o(self):
+        self.want_down()
+        self.try_start()
+
+    def down_u(self):
+        self.want_up()
+        self.try_start()
+
+    def down_U(self):
+        self.want_UP()
+        self.try_start()
+
+    def try_start(self):
+        """Spawn ./run NAME; on failure say why once and retry after a back-off."""
+        self.cancel_deadline()
+        lock = None
+        lock_fd = self.files.read_uint("lock-fd")
+        if lock_fd is not None:
+            if lock_fd < 3 or lock_fd > 1023:
+                warn("s6-svscan: warning: %s: invalid lock-fd, ignoring it" % self.name)
+                lock_fd = None
+            else:
+                if _is_locked(self._p(SERVICE_LOCK)):
+                    warn("s6-svscan: warning: %s: another instance of the service is already"
+                         " running, child will block" % self.name)
+                lock = (lock_fd, self._p(SERVICE_LOCK))
+        notif = self.files.read_uint("notification-fd")
+        if notif is not None and notif > 1023:
+            warn("s6-svscan: warning: %s: invalid notification-fd, ignoring it" % self.name)
+            notif = None
+        if notif is not None and notif == lock_fd:
+            warn("s6-svscan: warning: %s: unable to start service: notification-fd and"
+                 " lock-fd are the same" % self.name)
+            return
+        fds = {}
+        notify_pipe = None
+        try:
+            stdin, stdout = self._stdio()
+            if notif is not None:
+                notify_pipe = os.pipe2(os.O_CLOEXEC)
+                fds[notif] = notify_pipe[1]
+            pid = spawn(["./run", self.name], cwd=self.path, stdin=stdin, stdout=stdout,
+                        fds=fds, lock=lock)
+        except SpawnError as e:
+            self._close_pair(notify_pipe)
+            warn("s6-svscan: warning: %s: %s - waiting %d seconds"
+                 % (self.name, e.describe().replace(self.path + "/", "").replace("./run", "run"), SPAWN_RETRY))
+            self.set_deadline(SPAWN_RETRY)
+            return
+        except OSError as e:
+            self._close_pair(notify_pipe)
+            warn("s6-svscan: warning: %s: unable to spawn ./run: %s - waiting %d seconds"
+                 % (self.name, e.strerror, SYSCALL_RETRY))
+            self.set_deadline(SYSCALL_RETRY)
+            return
+        if notify_pipe is not None:
+            os.close(notify_pipe[1])
+            self._notify_fd = notify_pipe[0]
+            os.set_blocking(self._notify_fd, False)
+            self.loop.add_reader(self._notify_fd, self._on_notify)
+        self._watch(pid)
+        self.nextstart = None
+        self.state = State.UP
+        self.status.pid = pid
+        self.status.ready = False
+        self.status.stamp = tai64n.now()
+        self.announce()
+        self.notify(b"u")
+
+    @staticmethod
+    def _close_pair(pair):
+        if pair is not None:
+            for fd in pair:
+                _close(fd)
+
+    def _watch(self, pid):
+        self._child_pid = pid
+        self.loop.watch_child(pid, self._on_child)
+
+    def _record_death(self):
+        limit = self.files.read_uint("max-death-tally")
+        if limit is None:
+            limit = deathtally.DEFAULT_MAX
+        limit = min(limit, MAX_DEATH_TALLY)
+        if not limit:
+            return
+        path = self._p(deathtally.FILENAME)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            data = b""
+        except OSError as e:
+            warn("s6-svscan: warning: %s: unable to read %s: %s" % (self.name, deathtally.FILENAME, e.strerror))
+            return
+        data = data[:len(data) - len(data) % deathtally.RECORD_SIZE]
+        data += deathtally.pack_record(self.status.stamp, self.status.wstat)
+        data = data[-limit * deathtally.RECORD_SIZE:]
+        try:
+            tmp = path + ".new"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+            os.rename(tmp, path)
+        except OSError as e:
+            warn("s6-svscan: warning: %s: unable to write %s: %s" % (self.name, deathtally.FILENAME, e.strerror))
+
+    def _run_died(self):
+        """./run is dead: record it, spawn ./finish; False when there is no ./finish."""
+        wstat = self._last_wstat
+        self.status.wstat = wstat
+        self.status.paused = False
+        self.status.ready = False
+        self.dying = False
+        self.status.stamp = tai64n.now()
+        self._close_notify()
+        self._record_death()
+        if os.WIFSIGNALED(wstat):
+            code, sig = 256, os.WTERMSIG(wstat)
+        else:
+            code, sig = os.WEXITSTATUS(wstat), 0
+        pgid = self.status.pid
+        try:
+            stdin, stdout = self._stdio()
+            pid = spawn(["./finish", str(code), str(sig), self.name, str(pgid)],
+                        cwd=self.path, stdin=stdin, stdout=stdout)
+        except SpawnError as e:
+            if not (e.step == "exec" and e.errno == errno.ENOENT and not self.files.exists("finish")):
+                warn("s6-svscan: warning: %s: %s" % (self.name, e.describe().replace(self.path + "/", "")))
+            self.set_down_and_ready(b"dD")
+            return False
+        except OSError as e:
+            warn("s6-svscan: warning: %s: unable to spawn ./finish: %s" % (self.name, e.strerror))
+            self.set_down_and_ready(b"dD")
+            return False
+        self._watch(pid)
+        self.status.pid = pid
+        timeout = self.files.read_uint("timeout-finish")
+        if timeout is None:
+            timeout = FINISH_TIMEOUT_MS
+        self.set_deadline(timeout / 1000.0 if timeout else None)
+        self.status.finishing = True
+        self.announce()
+        self.notify(b"d")
+        return True
+
+    def set_down_and_ready(self, events):
+        self.status.pid = 0
+        self.status.finishing = False
+        self.status.ready = True
+        self.state = State.DOWN
+        if self.nextstart is not None:
+            self.set_deadline_at(self.nextstart)
+        else:
+            self.set_deadline(1)
+        self.status.readystamp = tai64n.now()
+        self.announce()
+        self.notify(events)
+
+    def up_z(self):
+        if self._run_died():
+            self.state = State.FINISH
+
+    def lastup_z(self):
+        if self._run_died():
+            self.state = State.LASTFINISH
+        else:
+            self.bail()
+
+    def up_timeout(self):
+        if self.dying:
+            self.kill_timeout_kill()
+            self.set_deadline(KILL_RETRY)
+        else:
+            self.cancel_deadline()
+
+    def kill_timeout_kill(self):
+        if self.files.exists("flag-timeout-killpg"):
+            self.killpg(signal.SIGKILL)
+        else:
+            self.kill(signal.SIGKILL)
+
+    def up_d(self):
+        self.status.wantup = False
+        self.kill_r()
+        self.kill_c()
+        timeout = self.files.read_uint("timeout-kill")
+        if timeout:
+            self.set_deadline(timeout / 1000.0)
+            self.dying = True
+        else:
+            self.cancel_deadline()
+
+    def up_D(self):
+        self.add_down_file()
+        self.up_d()
+
+    def up_x(self):
+        self.state = State.LASTUP
+        self.close_them()
+
+    def up_term(self):
+        self.state = State.LASTUP
+        self.up_d()
+
+    def finish_timeout(self):
+        warn("s6-svscan: warning: %s: finish script lifetime reached maximum value -"
+             " sending it a SIGKILL" % self.name)
+        self.kill_c()
+        self.kill(signal.SIGKILL)
+        self.set_deadline(KILL_RETRY)
+
+    def finish_z(self):
+        wstat = self._last_wstat
+        if os.WIFEXITED(wstat) and os.WEXITSTATUS(wstat) == 125:
+            self.status.wantup = False
+            self.set_down_and_ready(b"OD")
+        else:
+            self.set_down_and_ready(b"D")
+
+    def finish_x(self):
+        self.state = State.LASTFINISH
+        self.close_them()
+
+    def lastfinish_z(self):
+        self.finish_z()
+        self.bail()
+
+
+def _signal_action(event):
+    return lambda service: service.send_signal(event)
+
+
+def _build_table():
+    """ACTIONS[state][event] -> function(service); the whole behaviour in one place."""
+    S, E = Service, Event
+    signals = {e: _signal_action(e) for e in _SIMPLE_SIGNALS}
+    signals.update({E.p: S.kill_p, E.c: S.kill_c, E.r: S.kill_r,
+                    E.P: S.kill_P, E.C: S.kill_C, E.K: S.kill_K})
+    quiet = {e: S.nop for e in signals}
+    wants = {E.o: S.want_down, E.u: S.want_up, E.U: S.want_UP, E.O: S.want_down, E.Q: S.want_DOWN}
+
+    down = dict(quiet)
+    down.update({E.TIMEOUT: S.down_timeout, E.CHLD: S.nop, E.TERM: S.bail, E.HUP: S.bail,
+                 E.QUIT: S.bail, E.INT: S.bail,
+                 E.o: S.down_o, E.d: S.want_down, E.u: S.down_u, E.D: S.want_DOWN,
+                 E.U: S.down_U, E.x: S.bail, E.O: S.want_down, E.Q: S.want_DOWN})
+    up = dict(signals)
+    up.update(wants)
+    up.update({E.TIMEOUT: S.up_timeout, E.CHLD: S.up_z, E.TERM: S.up_term, E.HUP: S.up_x,
+               E.QUIT: S.bail, E.INT: S.sigint, E.d: S.up_d, E.D: S.up_D, E.x: S.up_x})
+    finish = dict(quiet)
+    finish.update(wants)
+    finish.update({E.TIMEOUT: S.finish_timeout, E.CHLD: S.finish_z, E.TERM: S.finish_x,
+                   E.HUP: S.finish_x, E.QUIT: S.bail, E.INT: S.sigint,
+                   E.d: S.want_down, E.D: S.want_DOWN, E.x: S.finish_x})
+    lastup = dict(signals)
+    lastup.update(wants)
+    lastup.update({E.TIMEOUT: S.up_timeout, E.CHLD: S.lastup_z, E.TERM: S.up_d,
+                   E.HUP: S.close_them, E.QUIT: S.bail, E.INT: S.sigint,
+                   E.d: S.up_d, E.D: S.up_D, E.x: S.close_them})
+    lastfinish = dict(quiet)
+    lastfinish.update(wants)
+    lastfinish.update({E.TIMEOUT: S.finish_timeout, E.CHLD: S.lastfinish_z, E.TERM: S.nop,
+                       E.HUP: S.close_them, E.QUIT: S.bail, E.INT: S.sigint,
+                       E.d: S.want_down, E.D: S.want_DOWN, E.x: S.close_them})
+    table = {State.DOWN: down, State.UP: up, State.FINISH: finish,
+             State.LASTUP: lastup, State.LASTFINISH: lastfinish}
+    for state, row in table.items():
+        missing = set(Event) - set(row)
+        assert not missing, (state, missing)
+    return table
+
+
+ACTIONS = _build_table()
+
+
+def _close(fd):
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _is_locked(path):
+    try:
+        return control.is_locked(path)
+    except OSError:
+        return False
