@@ -1,0 +1,263 @@
+"""The `S6_*` knobs, parsed once into one immutable object, and the run-time paths.
+
+`Settings.from_environ(environ)` reads every variable s6-overlay documents (see
+docs/environment.md for the table).  It never raises: a value it cannot use is replaced by
+the default and one line describing the problem is added to `settings.problems`, which the
+caller prints with its own prefix.  An empty value counts as unset (`docker run -e S6_X=`).
+
+`Paths(root)` holds every fixed path of the run-time tree, in one place; `root` is "/" in a
+container and a temporary directory in tests.
+"""
+
+import os
+from dataclasses import dataclass, field
+
+__all__ = ["Settings", "Paths", "DEFAULT_PATH", "TREE_PATH", "fix_path"]
+
+# PATH given to /init when the container has none (s6-overlay's /init does the same).
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Directories forced into PATH so the tree always finds our commands and a shell.
+FORCED_PATH = ("/command", "/usr/bin", "/bin")
+# PATH of the clean ("PATH only") environment of v1/v2 when nothing better is known.
+TREE_PATH = "/command:/usr/bin:/usr/sbin:/bin:/sbin"
+
+_TRUE = {"true", "yes", "on"}
+_FALSE = {"false", "no", "off"}
+
+
+def fix_path(path):
+    """The container's PATH (or DEFAULT_PATH) with /command, /usr/bin and /bin appended if missing."""
+    parts = [p for p in (path or DEFAULT_PATH).split(":")]
+    for d in FORCED_PATH:
+        if d not in parts:
+            parts.append(d)
+    return ":".join(parts)
+
+
+class _Reader:
+    """Reads typed values out of an environment mapping, collecting one line per bad value."""
+
+    def __init__(self, environ):
+        self.environ = environ
+        self.problems = []
+
+    def raw(self, name):
+        value = self.environ.get(name)
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "surrogateescape")
+        if value is None or value.strip() == "":
+            return None
+        return value
+
+    def bad(self, name, value, expected, default):
+        self.problems.append(
+            "%s=%r is not %s: using the default, %s" % (name, value, expected, default)
+        )
+        return default
+
+    def integer(self, name, default, minimum=0, expected="a number"):
+        value = self.raw(name)
+        if value is None:
+            return default
+        text = value.strip()
+        if text.isascii() and text.isdigit():
+            number = int(text)
+            if number >= minimum:
+                return number
+        return self.bad(name, value, expected, default)
+
+    def flag(self, name, default=False):
+        """s6-overlay tests `0$VAR -ne 0`: any non-zero integer is true.  Words are accepted too."""
+        value = self.raw(name)
+        if value is None:
+            return default
+        text = value.strip().lower()
+        if text.isascii() and text.isdigit():
+            return int(text) != 0
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        return self.bad(name, value, "0 or 1", int(default))
+
+    def choice(self, name, default, allowed, clamp_above=None):
+        value = self.raw(name)
+        if value is None:
+            return default
+        text = value.strip()
+        if text.isascii() and text.isdigit():
+            number = int(text)
+            if clamp_above is not None and number > clamp_above:
+                return clamp_above
+            if number in allowed:
+                return number
+        return self.bad(name, value, "one of " + ", ".join(map(str, allowed)), default)
+
+    def string(self, name, default=None):
+        value = self.raw(name)
+        return default if value is None else value
+
+
+def split_arg0(value):
+    """S6_CMD_ARG0 as argv words: one word per line if it has newlines (v1/v2), else split on blanks (v3)."""
+    if value is None:
+        return ()
+    if "\n" in value:
+        return tuple(w for w in value.split("\n") if w != "")
+    return tuple(value.split())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every S6_* knob /init and its helpers obey.  Times are milliseconds; 0 means "no limit"
+    for the *_maxtime values."""
+
+    keep_env: bool = False
+    logging: int = 0
+    logging_script: tuple = ("n20", "s1000000", "T")
+    catchall_user: str = "root"
+    behaviour_if_stage2_fails: int = 0
+    kill_finish_maxtime: int = 5000
+    kill_gracetime: int = 3000
+    services_gracetime: int = 3000
+    services_readytime: int = 50
+    cmd_arg0: tuple = ()
+    cmd_wait_for_services: bool = False
+    cmd_wait_for_services_maxtime: int = 5000
+    cmd_use_terminal: bool = False
+    cmd_receive_signals: bool = False
+    fix_attrs_hidden: bool = False
+    read_only_root: bool = False
+    sync_disks: bool = False
+    runtime_profile: str = None
+    stage2_hook: tuple = ()
+    verbosity: int = 2
+    world_writable_run_ok: bool = False
+    wait_for_closing_fd: int = 0
+    path: str = DEFAULT_PATH
+    problems: tuple = field(default=(), compare=False)
+
+    @classmethod
+    def from_environ(cls, environ=None):
+        """Parse ENVIRON (default os.environ; str or bytes mapping).  Never raises."""
+        r = _Reader(os.environ if environ is None else environ)
+        logging_script = r.string("S6_LOGGING_SCRIPT")
+        hook = r.string("S6_STAGE2_HOOK")
+        wait_fd = r.integer("S6_WAIT_FOR_CLOSING_FD", 0, expected="a file descriptor number")
+        if wait_fd in (1, 2):
+            wait_fd = r.bad("S6_WAIT_FOR_CLOSING_FD", str(wait_fd), "0 or a descriptor >= 3", 0)
+        return cls(
+            keep_env=r.flag("S6_KEEP_ENV"),
+            logging=r.choice("S6_LOGGING", 0, (0, 1, 2)),
+            logging_script=tuple(logging_script.split()) if logging_script else cls.logging_script,
+            catchall_user=r.string("S6_CATCHALL_USER", "root"),
+            behaviour_if_stage2_fails=r.choice(
+                "S6_BEHAVIOUR_IF_STAGE2_FAILS", 0, (0, 1, 2), clamp_above=2
+            ),
+            kill_finish_maxtime=r.integer("S6_KILL_FINISH_MAXTIME", 5000, expected="a time in ms"),
+            kill_gracetime=r.integer("S6_KILL_GRACETIME", 3000, expected="a time in ms"),
+            services_gracetime=r.integer("S6_SERVICES_GRACETIME", 3000, expected="a time in ms"),
+            services_readytime=r.integer("S6_SERVICES_READYTIME", 50, expected="a time in ms"),
+            cmd_arg0=split_arg0(r.string("S6_CMD_ARG0")),
+            cmd_wait_for_services=r.flag("S6_CMD_WAIT_FOR_SERVICES"),
+            cmd_wait_for_services_maxtime=r.integer(
+                "S6_CMD_WAIT_FOR_SERVICES_MAXTIME", 5000, expected="a time in ms"
+            ),
+            cmd_use_terminal=r.flag("S6_CMD_USE_TERMINAL"),
+            cmd_receive_signals=r.flag("S6_CMD_RECEIVE_SIGNALS"),
+            fix_attrs_hidden=r.flag("S6_FIX_ATTRS_HIDDEN"),
+            read_only_root=r.flag("S6_READ_ONLY_ROOT"),
+            sync_disks=r.flag("S6_SYNC_DISKS"),
+            runtime_profile=r.string("S6_RUNTIME_PROFILE"),
+            stage2_hook=tuple(hook.split()) if hook else (),
+            verbosity=r.integer("S6_VERBOSITY", 2, expected="a verbosity level (0 to 3)"),
+            world_writable_run_ok=r.flag("S6_YES_I_WANT_A_WORLD_WRITABLE_RUN_BECAUSE_KUBERNETES"),
+            wait_for_closing_fd=wait_fd,
+            path=fix_path(r.string("PATH")),
+            problems=tuple(r.problems),
+        )
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The run-time tree's fixed paths under ROOT ("/" in a container)."""
+
+    root: str = "/"
+
+    def at(self, path):
+        """PATH (absolute, container view) as seen from here."""
+        return os.path.join(self.root, path.lstrip("/"))
+
+    # --- what users hard-code (v3 names, and the v1/v2 names that must keep working)
+    @property
+    def run(self):
+        return self.at("/run")
+
+    @property
+    def scandir(self):
+        return self.at("/run/service")
+
+    @property
+    def legacy_scandir(self):
+        """/var/run/s6/services: v1/v2 finish scripts `s6-svscanctl -t` it; names the scandir."""
+        return self.at("/var/run/s6/services")
+
+    @property
+    def container_environment(self):
+        return self.at("/run/s6/container_environment")
+
+    @property
+    def legacy_container_environment(self):
+        return self.at("/var/run/s6/container_environment")
+
+    @property
+    def basedir(self):
+        return self.at("/run/s6/basedir")
+
+    @property
+    def halt(self):
+        return self.at("/run/s6/basedir/bin/halt")
+
+    @property
+    def exitcode(self):
+        return self.at("/run/s6-linux-init-container-results/exitcode")
+
+    @property
+    def env_stage3(self):
+        return self.at("/var/run/s6/env-stage3")
+
+    @property
+    def stage2_exited(self):
+        """v1/v2 way to set the container's exit code from a finish script."""
+        return self.at("/var/run/s6/env-stage3/S6_STAGE2_EXITED")
+
+    @property
+    def runtime_etc(self):
+        """Where the user's fix-attrs.d ... services.d are made available (v1/v2 /var/run/s6/etc)."""
+        return self.at("/run/s6/etc")
+
+    @property
+    def uncaught_logs(self):
+        return self.at("/run/uncaught-logs")
+
+    # --- the user's directories
+    def user_etc(self, profile=None):
+        """/etc, or /etc/cont-profile.d/PROFILE when S6_RUNTIME_PROFILE is set."""
+        if profile:
+            return self.at("/etc/cont-profile.d/" + profile)
+        return self.at("/etc")
+
+    def user_dir(self, name, profile=None):
+        """One of fix-attrs.d, cont-init.d, cont-finish.d, services.d."""
+        return os.path.join(self.user_etc(profile), name)
+
+    @classmethod
+    def from_environ(cls, environ=None):
+        """Paths under $S6PY_ROOT when set (tests, chroot-less trials), else under /."""
+        environ = os.environ if environ is None else environ
+        if environ and isinstance(next(iter(environ)), bytes):
+            root = environ.get(b"S6PY_ROOT")
+            root = os.fsdecode(root) if root else None
+        else:
+            root = environ.get("S6PY_ROOT")
+        return cls(root or "/")
