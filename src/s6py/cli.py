@@ -30,6 +30,7 @@ EXECLINE = {
 }
 
 LOGGING = {
+    "s6-log": "cmd.s6log:main",
 }
 
 INIT = {

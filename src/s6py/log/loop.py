@@ -1,0 +1,362 @@
+"""The s6-log main loop: one process, one selector, signals through a wake-up fd.
+
+Input is read in blocks of up to 64 KiB and cut into lines in bulk; the script then runs on
+the whole list of lines of the block, and each action receives one joined buffer.  The
+clock is read once per block: every line of a block gets the same timestamp (the time the
+block was read), where s6 reads the clock for each line - the lines of one block arrived
+together, so the values differ from s6's by microseconds only.
+
+Events and what they do:
+  stdin readable   -> read a block, run the script, flush logdirs and stdout
+  stdout writable  -> flush the stdout buffer (`1` actions)
+  SIGALRM          -> rotate every logdir that has data
+  SIGTERM (no -p), SIGHUP -> finish the current partial line (at most -t ms), then exit
+  SIGCHLD          -> a processor finished: continue that logdir's rotation
+  a logdir's retry deadline -> retry its failed write or rotation step
+With -b, stdin is not read while a logdir or stdout still holds unwritten lines.
+"""
+
+import errno
+import os
+import selectors
+import signal
+import time
+
+from . import stamp
+from .logdir import Rot
+from .report import write_all
+from .script import Act, Sel
+
+BLOCK = 65536
+ALERT = b"s6-log: alert: "
+
+
+class Logger:
+    def __init__(self, elements, logdirs, reporter, linelimit=8192, block=False,
+                 protect=False, lastline_ms=2000, notif=None):
+        self.elements = elements
+        self.logdirs = logdirs
+        self.report = reporter
+        self.linelimit = linelimit
+        self.block = block
+        self.protect = protect
+        self.lastline = lastline_ms / 1000.0
+        self.notif = notif
+        self.partial = b""
+        self.reading = True        # stdin still open and wanted
+        self.last_line_mode = False  # after TERM/HUP: read up to the next newline only
+        self.last_line_deadline = None
+        self.stdout_buf = bytearray()
+        self.stdout_ok = any(a.kind is Act.STDOUT for e in elements for a in e.actions)
+        self.simple = len(elements) == 1 and not elements[0].selections
+        self.uses_f = any(s.kind is Sel.DEFAULT for e in elements for s in e.selections)
+
+    # --- the script ------------------------------------------------------------------------
+
+    def run_script(self, lines):
+        if not lines:
+            return
+        ns = time.time_ns()
+        cache = {}
+
+        def prefix_of(action):
+            key = (action.tai, action.iso, action.prefix)
+            p = cache.get(key)
+            if p is None:
+                p = ((stamp.tai64n_prefix(ns) if action.tai else b"")
+                     + (stamp.iso_prefix(ns) if action.iso else b"") + action.prefix)
+                cache[key] = p
+            return p
+
+        if self.simple:
+            self._act(self.elements[0].actions, lines, prefix_of)
+            return
+        n = len(lines)
+        subjects = lines
+        if any(b"\0" in line for line in lines):
+            # regexec sees a line as a C string: up to its first NUL byte
+            subjects = [line.split(b"\0", 1)[0] for line in lines]
+        selected = [True] * n
+        acted = [False] * n if self.uses_f or len(self.elements) > 1 else None
+        for element in self.elements:
+            for sel in element.selections:
+                if sel.kind is Sel.DEFAULT:
+                    selected = [not a for a in acted]
+                elif sel.kind is Sel.PLUS:
+                    search = sel.regex.search
+                    selected = [x or search(s) is not None for x, s in zip(selected, subjects)]
+                else:
+                    search = sel.regex.search
+                    selected = [x and search(s) is None for x, s in zip(selected, subjects)]
+            if all(selected):
+                chosen = lines
+            else:
+                chosen = [line for line, x in zip(lines, selected) if x]
+            if not chosen:
+                continue
+            if acted is not None:
+                acted = [a or x for a, x in zip(acted, selected)]
+            self._act(element.actions, chosen, prefix_of)
+
+    def _act(self, actions, lines, prefix_of):
+        joined = {}
+        for action in actions:
+            pfx = prefix_of(action)
+            kind = action.kind
+            if kind is Act.LOGDIR or kind is Act.STDOUT:
+                out = joined.get(pfx)
+                if out is None:
+                    if pfx:
+                        out = pfx + (b"\n" + pfx).join(lines) + b"\n"
+                    else:
+                        out = b"\n".join(lines) + b"\n"
+                    joined[pfx] = out
+                if kind is Act.LOGDIR:
+                    action.target.pending.append(out)
+                elif self.stdout_ok:
+                    self.stdout_buf += out
+            elif kind is Act.ALERT:
+                self._alert(action, lines, pfx)
+            else:
+                self._status(action, lines[-1], pfx)
+
+    def _alert(self, action, lines, pfx):
+        size = action.size
+        head = ALERT + pfx
+        out = []
+        for line in lines:
+            if size and size + 3 < len(line):
+                out.append(head + line[:size] + b"...\n")
+            else:
+                out.append(head + line + b"\n")
+        try:
+            write_all(2, b"".join(out))
+        except OSError:
+            pass
+
+    def _status(self, action, line, pfx):
+        """Atomically replace the status file with the last selected line of the block."""
+        content = pfx + line + b"\n"
+        size = action.size
+        if size:
+            if len(content) > size:
+                content = content[:size]
+            else:
+                content = content[:-1] + b"\n" * (size - len(content) + 1)
+        name = action.target
+        try:
+            fd = os.open(name + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+                         0o666)
+            try:
+                write_all(fd, content)
+            finally:
+                os.close(fd)
+            os.rename(name + ".new", name)
+        except OSError as e:
+            self.report.warnsys("write status file " + name, e)
+
+    # --- input -----------------------------------------------------------------------------
+
+    def feed(self, data):
+        """New bytes from stdin: run the script on every complete line."""
+        if self.partial:
+            data = self.partial + data
+        end = data.rfind(b"\n")
+        if end < 0:
+            lines = []
+            rest = data
+        else:
+            lines = data[:end].split(b"\n")
+            rest = data[end + 1:]
+        limit = self.linelimit
+        if limit:
+            if end > limit and max(map(len, lines)) > limit:
+                lines = self._split(lines, limit)
+            if len(rest) > limit:
+                cut = (len(rest) - 1) // limit * limit
+                lines.extend(rest[i:i + limit] for i in range(0, cut, limit))
+                rest = rest[cut:]
+        self.partial = rest
+        self.run_script(lines)
+
+    @staticmethod
+    def _split(lines, limit):
+        out = []
+        for line in lines:
+            if len(line) > limit:
+                out.extend(line[i:i + limit] for i in range(0, len(line), limit))
+            else:
+                out.append(line)
+        return out
+
+    def end_of_input(self):
+        """EOF, a read error or the end of the last line: log what is left, stop reading."""
+        if self.partial:
+            line, self.partial = self.partial, b""
+            self.run_script([line])
+        self.reading = False
+
+    def read_stdin(self):
+        size = 1 if self.last_line_mode else BLOCK
+        try:
+            data = os.read(0, size)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            if e.errno != errno.EPIPE:
+                self.report.warnsys("read from stdin", e)
+            self.end_of_input()
+            return
+        if not data:
+            self.end_of_input()
+        elif self.last_line_mode:
+            if data == b"\n":
+                self.end_of_input()
+            else:
+                self.partial += data
+                if self.linelimit and len(self.partial) > self.linelimit:
+                    self.report.warn("input line too long, stopping before the end")
+                    self.end_of_input()
+        else:
+            self.feed(data)
+
+    # --- signals -----------------------------------------------------------------------------
+
+    def on_signal(self, signo):
+        if signo == signal.SIGALRM:
+            for ld in self.logdirs:
+                ld.rotate_now()
+        elif signo == signal.SIGHUP or (signo == signal.SIGTERM and not self.protect):
+            if not self.reading or self.last_line_mode:
+                return
+            if self.partial:
+                self.last_line_mode = True
+                if self.lastline:
+                    self.last_line_deadline = time.monotonic() + self.lastline
+            else:
+                self.reading = False
+        elif signo == signal.SIGCHLD:
+            while True:
+                try:
+                    pid, status = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid == 0:
+                    break
+                for ld in self.logdirs:
+                    if ld.pid == pid:
+                        ld.processor_died(status)
+
+    # --- output --------------------------------------------------------------------------------
+
+    def flush_stdout(self):
+        if not self.stdout_buf:
+            return
+        try:
+            n = os.write(1, self.stdout_buf)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            self.report.warnsys("write to stdout, closing the stream - error was", e)
+            self.stdout_ok = False
+            self.stdout_buf = bytearray()
+            try:
+                os.close(1)
+            except OSError:
+                pass
+            return
+        del self.stdout_buf[:n]
+
+    def flush_logdirs(self):
+        now = time.monotonic()
+        for ld in self.logdirs:
+            if ld.pending or ld.state is not Rot.WRITABLE:
+                ld.flush(now)
+
+    def busy(self):
+        return bool(self.stdout_buf) or any(ld.busy() for ld in self.logdirs)
+
+    def next_deadline(self):
+        times = [ld.deadline for ld in self.logdirs
+                 if ld.busy() and ld.state is not Rot.WAITPROCESSOR]
+        if self.last_line_deadline is not None:
+            times.append(self.last_line_deadline)
+        return min(times) if times else None
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def run(self):
+        sigr, sigw = os.pipe()
+        os.set_blocking(sigr, False)
+        os.set_blocking(sigw, False)
+        signal.set_wakeup_fd(sigw, warn_on_full_buffer=False)
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM, signal.SIGCHLD):
+            signal.signal(sig, lambda *_: None)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        os.set_blocking(0, False)
+        if self.stdout_ok:
+            try:
+                os.set_blocking(1, False)
+            except OSError:
+                pass
+        sel = selectors.PollSelector()  # epoll refuses regular files as stdin
+        sel.register(sigr, selectors.EVENT_READ, "sig")
+        if self.notif is not None:
+            try:
+                os.write(self.notif, b"\n")
+                os.close(self.notif)
+            except OSError:
+                pass
+        stdin_registered = False
+        stdout_registered = False
+        while True:
+            busy = self.busy()
+            want_in = self.reading and not (self.block and busy)
+            if want_in != stdin_registered:
+                if want_in:
+                    sel.register(0, selectors.EVENT_READ, "in")
+                else:
+                    sel.unregister(0)
+                stdin_registered = want_in
+            want_out = bool(self.stdout_buf) and self.stdout_ok
+            if want_out != stdout_registered:
+                if want_out:
+                    sel.register(1, selectors.EVENT_WRITE, "out")
+                else:
+                    sel.unregister(1)
+                stdout_registered = want_out
+            if not self.reading and not busy:
+                break
+            deadline = self.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            for key, _ in sel.select(timeout):
+                if key.data == "sig":
+                    try:
+                        signals = os.read(sigr, 512)
+                    except BlockingIOError:
+                        signals = b""
+                    for signo in signals:
+                        self.on_signal(signo)
+                elif key.data == "out":
+                    self.flush_stdout()
+                elif key.data == "in" and self.reading:
+                    self.read_stdin()
+            if (self.last_line_deadline is not None and self.reading
+                    and time.monotonic() >= self.last_line_deadline):
+                self.end_of_input()
+            self.flush_logdirs()
+            if self.stdout_buf and self.stdout_ok:
+                self.flush_stdout()
+        if stdin_registered:
+            sel.unregister(0)
+        self.finalize(sel)
+        return 0
+
+    def finalize(self, sel):
+        """fsync and mark every `current` as finished, retrying failures after the cooldown."""
+        while True:
+            left = [ld for ld in self.logdirs if not ld.finalize()]
+            if not left:
+                return
+            wait = min(ld.deadline for ld in left) - time.monotonic()
+            sel.select(max(wait, 0.0))
