@@ -1,0 +1,474 @@
+"""The in-process chain-loader shared by execlineb and every execline command.
+
+In real execline each command is a binary that execs into the rest of its argv.  Here a
+command is a Python function  f(argv) -> int | list : an int is an exit code, a list is
+the argv to chain into next.  chain() keeps calling our functions in this process while
+argv[0] names one of our commands, and execve()s the first program that is not ours, so a
+script of ten execline commands costs one interpreter start.  Children (the block of
+`foreground`, `if`, ...) are forked, and run the same loop in the child.
+"""
+
+import os
+import sys
+
+# command name -> "module:function" (module relative to s6py.execline)
+COMMANDS = {
+    "execlineb": "execlineb:main",
+    "background": "flow:background",
+    "backtick": "envcmds:backtick",
+    "case": "flow:case",
+    "define": "envcmds:define",
+    "dollarat": "envcmds:dollarat",
+    "elgetopt": "envcmds:elgetopt",
+    "elgetpositionals": "envcmds:elgetpositionals",
+    "elglob": "envcmds:elglob",
+    "eltest": "eltest:main",
+    "emptyenv": "envcmds:emptyenv",
+    "envfile": "envcmds:envfile",
+    "exec": "flow:exec_",
+    "exit": "flow:exit_",
+    "export": "envcmds:export",
+    "fdblock": "fdcmds:fdblock",
+    "fdclose": "fdcmds:fdclose",
+    "fdmove": "fdcmds:fdmove",
+    "fdreserve": "fdcmds:fdreserve",
+    "fdswap": "fdcmds:fdswap",
+    "forbacktickx": "flow:forbacktickx",
+    "foreground": "flow:foreground",
+    "forstdin": "flow:forstdin",
+    "forx": "flow:forx",
+    "getcwd": "envcmds:getcwd",
+    "getpid": "envcmds:getpid",
+    "heredoc": "fdcmds:heredoc",
+    "homeof": "envcmds:homeof",
+    "if": "flow:if_",
+    "ifelse": "flow:ifelse",
+    "ifte": "flow:ifte",
+    "ifthenelse": "flow:ifthenelse",
+    "import": "envcmds:import_",
+    "importas": "envcmds:importas",
+    "loopwhilex": "flow:loopwhilex",
+    "multidefine": "envcmds:multidefine",
+    "multisubstitute": "envcmds:multisubstitute",
+    "pipeline": "fdcmds:pipeline",
+    "piperw": "fdcmds:piperw",
+    "redirfd": "fdcmds:redirfd",
+    "runblock": "envcmds:runblock",
+    "shift": "envcmds:shift",
+    "trap": "flow:trap",
+    "tryexec": "flow:tryexec",
+    "unexport": "envcmds:unexport",
+    "wait": "flow:wait",
+    "withstdinas": "envcmds:withstdinas",
+    "cd": "envcmds:cd",
+    "execline-cd": "envcmds:cd",
+    "umask": "envcmds:umask",
+    "execline-umask": "envcmds:umask",
+    # s6-portable-utils and s6 commands that scripts call
+    "s6-echo": "portable:echo",
+    "s6-test": "eltest:main",
+    "s6-sleep": "portable:sleep",
+    "s6-true": "portable:true",
+    "s6-false": "portable:false",
+    "s6-env": "portable:env",
+    "s6-maximumtime": "portable:maximumtime",
+    "s6-pause": "portable:pause",
+    "s6-setsid": "portable:setsid",
+    "s6-ls": "portable:ls",
+    "s6-hiercopy": "portable:hiercopy",
+    "s6-rmrf": "portable:rmrf",
+    "s6-mkdir": "portable:mkdir",
+    "s6-chmod": "portable:chmod",
+    "s6-chown": "portable:chown",
+    "s6-nuke": "portable:nuke",
+    "s6-sync": "portable:sync",
+}
+
+PROG = "execlineb"
+BLOCK_COUNT = [0]
+
+
+class Exit(Exception):
+    """Leave the current chain with an exit code (messages are already written)."""
+
+    def __init__(self, code):
+        Exception.__init__(self, code)
+        self.code = code
+
+
+def write(fd, s):
+    data = os.fsencode(s) if isinstance(s, str) else s
+    while data:
+        try:
+            n = os.write(fd, data)
+        except InterruptedError:
+            continue
+        data = data[n:]
+
+
+def warn(msg):
+    write(2, "%s: warning: %s\n" % (PROG, msg))
+
+
+def die(code, msg):
+    write(2, "%s: fatal: %s\n" % (PROG, msg))
+    raise Exit(code)
+
+
+def diesys(code, msg, err):
+    die(code, "unable to %s: %s" % (msg, os.strerror(err.errno or 0)))
+
+
+def dieusage(usage):
+    write(2, "%s: usage: %s\n" % (PROG, usage))
+    raise Exit(100)
+
+
+def getopt(argv, optstring, usage):
+    """skalibs subgetopt: return ([(letter, arg)], index of the first non-option)."""
+    opts = []
+    i = 1
+    n = len(argv)
+    while i < n:
+        a = argv[i]
+        if a == "--":
+            i += 1
+            break
+        if len(a) < 2 or a[0] != "-":
+            break
+        j = 1
+        while j < len(a):
+            c = a[j]
+            k = optstring.find(c)
+            if c == ":" or k < 0:
+                dieusage(usage)
+            if k + 1 < len(optstring) and optstring[k + 1] == ":":
+                if j + 1 < len(a):
+                    opts.append((c, a[j + 1:]))
+                elif i + 1 < n:
+                    i += 1
+                    opts.append((c, argv[i]))
+                else:
+                    dieusage(usage)
+                break
+            opts.append((c, None))
+            j += 1
+        i += 1
+    return opts, i
+
+
+def uint0(s):
+    """uint0_scan: the whole string must be a decimal number; else None."""
+    if s and s.isdigit() and s.isascii():
+        return int(s)
+    return None
+
+
+def uint_prefix(s):
+    """uint_scan: value of the leading decimal digits, or None if there are none."""
+    j = 0
+    while j < len(s) and "0" <= s[j] <= "9":
+        j += 1
+    return int(s[:j]) if j else None
+
+
+def strict():
+    x = os.environ.get("EXECLINE_STRICT")
+    if x is None:
+        return 0
+    v = uint_prefix(x)
+    return v if v is not None else 0
+
+
+def block(argv, start):
+    """el_semicolon: read a block starting at argv[start].
+
+    Return (words, end) where argv[end] is the terminating empty word, or
+    (words, None) when the block is unterminated.
+    """
+    BLOCK_COUNT[0] += 1
+    level = None
+    words = []
+    for i in range(start, len(argv)):
+        a = argv[i]
+        if not a:
+            return words, i
+        if a[0] == " ":
+            words.append(a[1:])
+        else:
+            if level is None:
+                level = strict()
+            if level:
+                msg = "unquoted argument %s at block %d position %d" % (a, BLOCK_COUNT[0], i - start)
+                if level >= 2:
+                    die(100, msg)
+                warn(msg)
+            words.append(a)
+    return words, None
+
+
+# --- process management -------------------------------------------------------------
+
+_launchers = None
+
+
+def _ours(path):
+    global _launchers
+    if _launchers is None:
+        _launchers = set()
+        for p in (sys.argv[0] if sys.argv else "",
+                  os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+                      os.path.dirname(os.path.abspath(__file__))))), "bin", "s6py")):
+            if p:
+                _launchers.add(os.path.realpath(p))
+    try:
+        return os.path.realpath(path) in _launchers
+    except OSError:
+        return False
+
+
+def lookup(name):
+    """The function implementing our command NAME (or a path to our launcher), or None."""
+    if "/" in name:
+        base = name.rsplit("/", 1)[1]
+        if base not in COMMANDS or not _ours(name):
+            return None
+        name = base
+    target = COMMANDS.get(name)
+    if target is None:
+        return None
+    module_name, _, fname = target.partition(":")
+    import importlib
+    mod = importlib.import_module("s6py.execline." + module_name)
+    return getattr(mod, fname)
+
+
+def _candidates(file):
+    if "/" in file:
+        return [file]
+    path = os.environ.get("PATH")
+    if path is None:
+        path = "/usr/bin:/bin"
+    return [os.path.join(d, file) if d else file for d in path.split(":")]
+
+
+def try_exec(argv, argv0=None):
+    """execve ARGV[0] along PATH; return the errno of the failure."""
+    saved = 0
+    args = list(argv)
+    if argv0 is not None:
+        args[0] = argv0
+    if not argv[0]:
+        return 2
+    for p in _candidates(argv[0]):
+        try:
+            os.execv(p, args)
+        except OSError as e:
+            if e.errno != 2:
+                saved = e.errno
+    return saved or 2
+
+
+def exec_external(argv, argv0=None):
+    err = try_exec(argv, argv0)
+    die(127 if err == 2 else 126, "unable to exec %s: %s" % (argv[0], os.strerror(err)))
+
+
+def run_child(argv):
+    """In a forked child: run ARGV through the chain and never return."""
+    code = 111
+    try:
+        reset_signals()
+        code = chain(argv)
+    except Exit as e:
+        code = e.code
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        try:
+            import traceback
+            traceback.print_exc()
+        finally:
+            os._exit(111)
+    os._exit(code & 0xFF)
+
+
+def spawn(argv, setup=None):
+    """Fork a child running ARGV (our command in-process, or an exec).
+
+    SETUP, if given, runs in the child first (fd plumbing).  Return the pid, or raise
+    OSError with the errno of the failed exec (like posix_spawn would report it).
+    """
+    ours = lookup(argv[0]) if argv else None
+    if ours is None:
+        r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if setup is not None:
+                setup()
+            if ours is not None:
+                run_child(argv)
+            os.close(r)
+            reset_signals()
+            err = try_exec(argv)
+            os.write(w, err.to_bytes(4, "little"))
+        except BaseException:
+            pass
+        os._exit(127)
+    if ours is None:
+        os.close(w)
+        data = b""
+        while True:
+            try:
+                chunk = os.read(r, 4)
+            except InterruptedError:
+                continue
+            if not chunk:
+                break
+            data += chunk
+        os.close(r)
+        if data:
+            os.waitpid(pid, 0)
+            err = int.from_bytes(data[:4], "little")
+            raise OSError(err, os.strerror(err))
+    return pid
+
+
+def waitpid(pid):
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except InterruptedError:
+            continue
+
+
+def wait_status(ws):
+    """skalibs wait_status: exit code, or 256 + signal."""
+    if os.WIFSIGNALED(ws):
+        return 256 + os.WTERMSIG(ws)
+    return os.WEXITSTATUS(ws)
+
+
+def wait_estatus(ws):
+    """skalibs wait_estatus: exit code, or 128 + signal."""
+    if os.WIFSIGNALED(ws):
+        return 128 + os.WTERMSIG(ws)
+    return os.WEXITSTATUS(ws)
+
+
+_signals_touched = set()
+
+
+def reset_signals():
+    import signal
+    for s in _signals_touched:
+        signal.signal(s, signal.SIG_DFL)
+    _signals_touched.clear()
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def init_process():
+    """Undo the signal dispositions the Python runtime sets, so exec'd programs inherit
+    the same state they would from a C execline."""
+    import signal
+    for name in ("SIGPIPE", "SIGXFSZ", "SIGINT"):
+        s = getattr(signal, name, None)
+        if s is not None:
+            signal.signal(s, signal.SIG_DFL)
+
+
+# --- environment frames (el_pushenv / el_popenv) ---------------------------------------
+
+POSITIONALS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "#")
+
+
+def _frame_split(name, prefixes):
+    for p in prefixes:
+        if name.startswith(p):
+            rest = name[len(p):]
+            colon = rest.find(":")
+            if colon < 0:
+                return name, None
+            return name, (len(p) + colon, rest[colon + 1:])
+    return None
+
+
+def _digits(s):
+    j = 0
+    while j < len(s) and "0" <= s[j] <= "9":
+        j += 1
+    return j
+
+
+def pushenv(env, prefixes):
+    """Rename NAME -> NAME:1, NAME:n -> NAME:n+1 for names starting with PREFIXES."""
+    new = {}
+    for k, v in env.items():
+        sp = _frame_split(k, prefixes)
+        if sp is None:
+            new[k] = v
+        elif sp[1] is None:
+            new[k + ":1"] = v
+        else:
+            colon, num = sp[1]
+            if _digits(num) != len(num):
+                new[k] = v
+            else:
+                new[k[:colon] + ":" + str((int(num) if num else 0) + 1)] = v
+    return new
+
+
+def popenv(env, prefixes):
+    """Drop NAME, rename NAME:1 -> NAME, NAME:n -> NAME:n-1 for names with PREFIXES."""
+    new = {}
+    for k, v in env.items():
+        sp = _frame_split(k, prefixes)
+        if sp is None:
+            new[k] = v
+        elif sp[1] is not None:
+            colon, num = sp[1]
+            n = int(num) if num and _digits(num) == len(num) else 0
+            if not n:
+                new[k] = v
+            else:
+                new[k[:colon] + (":" + str(n - 1) if n > 1 else "")] = v
+    return new
+
+
+def replace_environ(new):
+    env = os.environ
+    for k in list(env):
+        if k not in new:
+            del env[k]
+    for k, v in new.items():
+        if env.get(k) != v:
+            env[k] = v
+
+
+# --- the chain ------------------------------------------------------------------------
+
+def chain(argv):
+    """Run ARGV: interpret our commands in-process, exec the first foreign program.
+
+    Returns an exit code when a command exits; raises Exit on fatal errors."""
+    global PROG
+    while True:
+        if not argv:
+            return 0
+        f = lookup(argv[0])
+        if f is None:
+            exec_external(argv)
+        r = f(argv)
+        if isinstance(r, int):
+            return r
+        argv = r
+
+
+def main(argv):
+    """Entry point for every execline command reached by name (see cli.EXECLINE)."""
+    init_process()
+    try:
+        return chain([os.path.basename(argv[0])] + list(argv[1:]))
+    except Exit as e:
+        return e.code

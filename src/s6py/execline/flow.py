@@ -1,0 +1,786 @@
+"""Control-flow commands: sequencing, conditionals, loops, exec, exit, wait, trap, case."""
+
+import os
+
+from . import core
+from .core import block, die, dieusage, getopt, spawn, wait_estatus, wait_status, waitpid
+
+
+def _spawn_or_die(argv, hint=None):
+    try:
+        return spawn(argv)
+    except OSError as e:
+        if hint and e.errno == 2 and argv[0][:1] == " ":
+            die(111, "unable to spawn %s: name begins with a space, %s" % (argv[0], hint))
+        core.diesys(111, "spawn " + argv[0], e)
+
+
+def _crashed(ws):
+    die(128 + os.WTERMSIG(ws), "child crashed with signal %d" % os.WTERMSIG(ws))
+
+
+def execsequence(first, rest):
+    """el_execsequence: run FIRST, set ? to its wait status, continue with REST."""
+    try:
+        pid = spawn(first)
+        code = str(wait_status(waitpid(pid)))
+    except OSError as e:
+        core.warn("unable to spawn %s: %s" % (first[0], os.strerror(e.errno)))
+        code = "127"
+    if not rest:
+        return 0
+    os.environ["?"] = code
+    return rest
+
+
+def foreground(argv):
+    core.PROG = "foreground"
+    words, end = block(argv, 1)
+    if end is None:
+        die(100, "unterminated block")
+    return execsequence(words, argv[end + 1:])
+
+
+def background(argv):
+    core.PROG = "background"
+    usage = "background [ -d ] { command... }"
+    opts, i = getopt(argv, "d", usage)
+    double = bool(opts)
+    words, end = block(argv, i)
+    if end is None:
+        die(100, "unterminated block")
+    if double:
+        pid = _doublefork(words)
+    else:
+        pid = _spawn_or_die(words)
+    rest = argv[end + 1:]
+    if not rest:
+        return 0
+    os.environ["!"] = str(pid)
+    return rest
+
+
+def _doublefork(argv, setup=None):
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            gpid = os.fork()
+        except OSError:
+            os._exit(111)
+        if gpid:
+            os.write(w, gpid.to_bytes(8, "little"))
+            os._exit(0)
+        os.close(w)
+        if setup is not None:
+            setup()
+        if core.lookup(argv[0]) is not None:
+            core.run_child(argv)
+        core.reset_signals()
+        err = core.try_exec(argv)
+        core.write(2, "%s (grandchild): fatal: unable to exec %s: %s\n" % (core.PROG, argv[0], os.strerror(err)))
+        os._exit(127 if err == 2 else 126)
+    os.close(w)
+    data = b""
+    while True:
+        chunk = os.read(r, 8)
+        if not chunk:
+            break
+        data += chunk
+    os.close(r)
+    waitpid(pid)
+    return int.from_bytes(data, "little") if data else 0
+
+
+def if_(argv):
+    core.PROG = "if"
+    usage = "if [ -n ] [ -X ] [ -t | -x exitcode ] { command... }"
+    opts, i = getopt(argv, "nXtx:", usage)
+    neg = normalcrash = False
+    e = 1
+    for c, arg in opts:
+        if c == "n":
+            neg = True
+        elif c == "X":
+            normalcrash = True
+        elif c == "t":
+            e = 0
+        else:
+            v = core.uint_prefix(arg)
+            if v is None:
+                dieusage(usage)
+            e = v & 0xFFFF
+    if e > 255:
+        die(100, "invalid exit code")
+    words, end = block(argv, i)
+    if end is None:
+        die(100, "unterminated block")
+    ws = waitpid(_spawn_or_die(words))
+    if not normalcrash and os.WIFSIGNALED(ws):
+        _crashed(ws)
+    if neg == (not wait_estatus(ws)):
+        return e
+    return argv[end + 1:]
+
+
+def ifelse(argv):
+    core.PROG = "ifelse"
+    usage = "ifelse [ -n ] [ -X ] { command-if } { command-then... } command-else..."
+    opts, i = getopt(argv, "nX", usage)
+    neg = any(c == "n" for c, _ in opts)
+    normalcrash = any(c == "X" for c, _ in opts)
+    cond, end1 = block(argv, i)
+    if end1 is None:
+        die(100, "unterminated if block")
+    then, end2 = block(argv, end1 + 1)
+    if end2 is None:
+        die(100, "unterminated then block")
+    ws = waitpid(_spawn_or_die(cond))
+    if not normalcrash and os.WIFSIGNALED(ws):
+        _crashed(ws)
+    if neg == (not wait_estatus(ws)):
+        return argv[end2 + 1:]
+    return then
+
+
+def ifte(argv):
+    core.PROG = "ifte"
+    usage = "ifte [ -X ] [ -n ] { command-then... } { command-else... } command-if..."
+    opts, i = getopt(argv, "Xn", usage)
+    neg = any(c == "n" for c, _ in opts)
+    normalcrash = any(c == "X" for c, _ in opts)
+    then, end1 = block(argv, i)
+    if end1 is None:
+        die(100, "unterminated then block")
+    if end1 + 1 == len(argv):
+        die(100, "else block required")
+    else_, end2 = block(argv, end1 + 1)
+    if end2 is None:
+        die(100, "unterminated else block")
+    cond = argv[end2 + 1:]
+    if not cond:
+        die(100, "empty command-if")
+    pid = _spawn_or_die(cond, "are you trying to spawn a block as your command-if?")
+    ws = waitpid(pid)
+    if not normalcrash and os.WIFSIGNALED(ws):
+        _crashed(ws)
+    if neg == (not wait_estatus(ws)):
+        return else_
+    return then
+
+
+def ifthenelse(argv):
+    core.PROG = "ifthenelse"
+    usage = "ifthenelse [ -X ] { command-if... } { command-then... } { command-else... } [ remainder... ]"
+    opts, i = getopt(argv, "Xs", usage)
+    normalcrash = any(c == "X" for c, _ in opts)
+    magic = any(c == "s" for c, _ in opts)
+    cond, end1 = block(argv, i)
+    if end1 is None:
+        die(100, "unterminated if block")
+    if end1 + 1 == len(argv):
+        die(100, "then block required")
+    then, end2 = block(argv, end1 + 1)
+    if end2 is None:
+        die(100, "unterminated then block")
+    else_, end3 = block(argv, end2 + 1)
+    if end3 is None:
+        die(100, "unterminated else block")
+    ws = waitpid(_spawn_or_die(cond))
+    rest = argv[end3 + 1:]
+    if not normalcrash and os.WIFSIGNALED(ws):
+        _crashed(ws)
+    chosen = else_ if wait_estatus(ws) else then
+    if magic:
+        return chosen + rest
+    return execsequence(chosen, rest)
+
+
+def exit_(argv):
+    core.PROG = "exit"
+    if len(argv) < 2:
+        return 0
+    v = core.uint0(argv[1])
+    if v is None:
+        dieusage("exit [ exitcode ]")
+    return v & 0xFF
+
+
+def _exec_opts(argv, optstring, usage):
+    opts, i = getopt(argv, optstring, usage)
+    clear = login = False
+    argv0 = None
+    neg = False
+    for c, arg in opts:
+        if c == "c":
+            clear = True
+        elif c == "l":
+            login = True
+        elif c == "a":
+            argv0 = arg
+        elif c == "n":
+            neg = True
+    return i, clear, login, argv0, neg
+
+
+def _exec_into(prog, clear, login, argv0):
+    if not prog:
+        return 0
+    if clear:
+        core.replace_environ({})
+    name = prog[0]
+    a0 = argv0 if argv0 is not None else name
+    if login:
+        a0 = "-" + a0
+    f = core.lookup(name)
+    if f is not None:
+        return f([a0] + prog[1:])
+    if a0 != name:
+        core.exec_external(prog, a0)
+    return prog
+
+
+def exec_(argv):
+    core.PROG = "exec"
+    i, clear, login, argv0, _ = _exec_opts(argv, "cla:", "exec [ -c ] [ -l ] [ -a argv0 ] prog...")
+    return _exec_into(argv[i:], clear, login, argv0)
+
+
+def tryexec(argv):
+    core.PROG = "tryexec"
+    usage = "tryexec [ -n ] [ -c ] [ -l ] [ -a argv0 ] { command... } remainder..."
+    i, clear, login, argv0, neg = _exec_opts(argv, "ncla:", usage)
+    words, end = block(argv, i)
+    if end is None:
+        die(100, "unterminated block")
+    rest = argv[end + 1:]
+    first, second = (rest, words) if neg else (words, rest)
+    if first:
+        if core.lookup(first[0]) is not None:
+            return _exec_into(first, clear, login, argv0)
+        saved = dict(os.environ) if clear else None
+        if clear:
+            core.replace_environ({})
+        a0 = argv0 if argv0 is not None else first[0]
+        if login:
+            a0 = "-" + a0
+        core.try_exec(first, a0)
+        if saved is not None:
+            core.replace_environ(saved)
+    if not second:
+        return 0
+    return second
+
+
+def _scanlist(s, usage):
+    out = []
+    for part in s.split(","):
+        v = core.uint_prefix(part)
+        if v is None:
+            dieusage(usage)
+        out.append(v & 0xFFFF)
+    return out
+
+
+def loopwhilex(argv):
+    core.PROG = "loopwhilex"
+    usage = "loopwhilex [ -n ] [ -o okcode,okcode,... | -x exitcode,exitcode,... ] prog..."
+    opts, i = getopt(argv, "no:x:", usage)
+    neg = rev = False
+    codes = []
+    for c, arg in opts:
+        if c == "n":
+            neg = True
+        elif c == "o":
+            rev = False
+            codes = _scanlist(arg, usage)
+        else:
+            rev = True
+            codes = _scanlist(arg, usage)
+    prog = argv[i:]
+    if not prog:
+        dieusage(usage)
+    if not codes:
+        codes = [0]
+    elif rev:
+        neg = not neg
+    while True:
+        pid = _spawn_or_die(prog, "are you trying to spawn a block as your loop body?")
+        ws = waitpid(pid)
+        if neg == ((wait_estatus(ws) & 0xFFFF) in codes):
+            return wait_estatus(ws)
+
+
+def _modif_spawn(prog, var, value, doimport):
+    if doimport:
+        prog = ["importas", "-ui", var, var] + prog
+
+    def setup():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
+    return _spawn_setup(prog, setup)
+
+
+def _spawn_setup(prog, setup):
+    try:
+        return spawn(prog, setup)
+    except OSError as e:
+        core.diesys(111, "spawn " + prog[0], e)
+
+
+class _Loop:
+    """forx/forstdin iteration bookkeeping: sequential or parallel children."""
+
+    def __init__(self, maxpar, neg, codes):
+        self.maxpar = maxpar
+        self.neg = neg
+        self.codes = codes
+        self.pids = set()
+
+    def add(self, pid):
+        self.pids.add(pid)
+        while len(self.pids) >= self.maxpar:
+            p, ws = os.wait()
+            if p in self.pids:
+                self.pids.discard(p)
+                if self.maxpar == 1:
+                    st = wait_estatus(ws)
+                    if self.neg == ((st & 0xFFFF) in self.codes):
+                        return st
+        return None
+
+    def finish(self):
+        while self.pids:
+            p, ws = os.wait()
+            self.pids.discard(p)
+
+
+def forx(argv):
+    core.PROG = "forx"
+    usage = ("forx [ -E | -e ] [ -p ] [ -o okcode,okcode,... | -x breakcode,breakcode,... ] "
+             "var { values... } command...")
+    opts, i = getopt(argv, "pP:o:x:Ee", usage)
+    neg, doimport, maxpar, codes = True, False, 1, []
+    for c, arg in opts:
+        if c == "p":
+            maxpar = 1 << 30
+        elif c == "P":
+            maxpar = core.uint0(arg)
+            if maxpar is None:
+                dieusage(usage)
+        elif c == "o":
+            neg, codes = False, _scanlist(arg, usage)
+        elif c == "x":
+            neg, codes = True, _scanlist(arg, usage)
+        elif c == "E":
+            doimport = True
+        else:
+            doimport = False
+    args = argv[i:]
+    if len(args) < 2:
+        dieusage(usage)
+    var = args[0]
+    if not var or "=" in var:
+        die(100, "invalid variable name")
+    values, end = block(args, 1)
+    if end is None:
+        die(100, "unterminated block")
+    prog = args[end + 1:]
+    if not values or not prog:
+        return 0
+    maxpar = max(1, min(maxpar, len(values)))
+    loop = _Loop(maxpar, neg, codes)
+    for v in values:
+        r = loop.add(_modif_spawn(prog, var, v, doimport))
+        if r is not None:
+            return r
+    loop.finish()
+    return 0
+
+
+def _read_records(fd, delim, chomp, crunch):
+    """Yield forstdin records from FD (delim '' means netstrings)."""
+    buf = b""
+    eof = False
+    bdelim = os.fsencode(delim) if delim else b""
+    while True:
+        if bdelim:
+            idx = -1
+            for k, ch in enumerate(buf):
+                if ch in bdelim:
+                    idx = k
+                    break
+            if idx >= 0:
+                rec, buf = buf[:idx + 1], buf[idx + 1:]
+                if crunch and len(rec) == 1:
+                    continue
+                yield os.fsdecode(rec[:-1] if chomp else rec)
+                continue
+            if eof:
+                if buf and not chomp:
+                    if not (crunch and len(buf) == 1):
+                        yield os.fsdecode(buf)
+                return
+        else:
+            colon = buf.find(b":")
+            if colon > 0 and buf[:colon].isdigit():
+                n = int(buf[:colon])
+                if len(buf) >= colon + 2 + n:
+                    if buf[colon + 1 + n:colon + 2 + n] != b",":
+                        die(111, "unable to netstring_get: Invalid argument")
+                    yield os.fsdecode(buf[colon + 1:colon + 1 + n])
+                    buf = buf[colon + 2 + n:]
+                    continue
+            if eof:
+                if buf:
+                    die(111, "unable to netstring_get: Invalid argument")
+                return
+        try:
+            chunk = os.read(fd, 65536)
+        except InterruptedError:
+            continue
+        except OSError as e:
+            core.diesys(111, "skagetlnsep", e)
+        if not chunk:
+            eof = True
+        buf += chunk
+
+
+def forstdin(argv):
+    core.PROG = "forstdin"
+    usage = ("forstdin [ -E | -e ] [ -p | -o okcode,okcode,... | -x breakcode,breakcode,... ] "
+             "[ -N | -n ] [ -C | -c ] [ -0 | -d delim ] var command...")
+    opts, i = getopt(argv, "pP:NnCc0d:o:x:Ee", usage)
+    delim, chomp, crunch, neg, doimport, maxpar, codes = "\n", True, False, True, False, 1, []
+    for c, arg in opts:
+        if c == "p":
+            maxpar = 10000
+        elif c == "P":
+            maxpar = core.uint0(arg)
+            if maxpar is None:
+                dieusage(usage)
+        elif c == "N":
+            chomp = False
+        elif c == "n":
+            chomp = True
+        elif c == "C":
+            crunch = True
+        elif c == "c":
+            crunch = False
+        elif c == "0":
+            delim = "\0"
+        elif c == "d":
+            delim = arg
+        elif c == "o":
+            neg, codes = False, _scanlist(arg, usage)
+        elif c == "x":
+            neg, codes = True, _scanlist(arg, usage)
+        elif c == "E":
+            doimport = True
+        else:
+            doimport = False
+    args = argv[i:]
+    if len(args) < 2:
+        dieusage(usage)
+    var = args[0]
+    if not var or "=" in var:
+        die(100, "invalid variable name")
+    prog = args[1:]
+    loop = _Loop(max(1, min(maxpar, 10000)), neg, codes)
+    eofcode = 1
+    for rec in _read_records(0, delim, chomp, crunch):
+        eofcode = 0
+        r = loop.add(_modif_spawn(prog, var, rec, doimport))
+        if r is not None:
+            return r
+    loop.finish()
+    return eofcode
+
+
+def forbacktickx(argv):
+    core.PROG = "forbacktickx"
+    usage = ("forbacktickx [ -p | -o okcode,okcode,... | -x breakcode,breakcode,... ] [ -N | -n ] "
+             "[ -C | -c ] [ -0 | -d delim ] var { backtickcmd... } command...")
+    opts, i = getopt(argv, "pNnCc0d:o:x:", usage)
+    delim, chomp, crunch, neg, par, codes = "\n", True, False, True, False, None
+    for c, arg in opts:
+        if c == "p":
+            par = True
+        elif c == "N":
+            chomp = False
+        elif c == "n":
+            chomp = True
+        elif c == "C":
+            crunch = True
+        elif c == "c":
+            crunch = False
+        elif c == "0":
+            delim = None
+        elif c == "d":
+            delim = arg
+        elif c in "ox":
+            _scanlist(arg, usage)
+            codes, neg = arg, c == "x"
+    args = argv[i:]
+    if len(args) < 2 or not args[0]:
+        dieusage(usage)
+    if not args[1]:
+        die(100, "empty block")
+    k = 1
+    gen = []
+    while k < len(args) and args[k]:
+        gen.append(args[k])
+        k += 1
+    if k >= len(args):
+        die(100, "unterminated block")
+    try:
+        fd = os.dup(0)
+    except OSError:
+        fd = -1
+    new = ["pipeline", "--"] + gen + ["", "unexport", "!", "forstdin"]
+    if par:
+        new.append("-p")
+    new.append("-n" if chomp else "-N")
+    if crunch:
+        new.append("-C")
+    if delim is None:
+        new.append("-0")
+    elif delim != "\n":
+        new += ["-d", delim]
+    if codes is not None:
+        new += ["-x" if neg else "-o", codes]
+    new += ["--", args[0]]
+    new += ["fdclose", "0"] if fd < 0 else ["fdmove", "0", str(fd)]
+    return new + args[k + 1:]
+
+
+def wait(argv):
+    core.PROG = "wait"
+    usage = "wait [ -I | -i ] [ -a | -o ] [ -r | -t timeout ] { pids... } [ prog... ]"
+    opts, i = getopt(argv, "iIrt:", usage)
+    insist = False
+    timeout = None
+    for c, arg in opts:
+        if c == "i":
+            insist = True
+        elif c == "I":
+            insist = False
+        elif c == "r":
+            timeout = 0
+        else:
+            timeout = core.uint0(arg)
+            if timeout is None:
+                dieusage(usage)
+    words, end = block(argv, i)
+    if end is None:
+        die(100, "unterminated block")
+    pids = []
+    for w in words:
+        v = core.uint0(w)
+        if v is None:
+            dieusage(usage)
+        pids.append(v)
+    import time
+    deadline = None if timeout is None else time.monotonic() + timeout / 1000.0
+    pending = set(pids)
+    while True:
+        if pids:
+            for p in list(pending):
+                try:
+                    r, _ = os.waitpid(p, os.WNOHANG)
+                except ChildProcessError:
+                    r = p
+                if r:
+                    pending.discard(p)
+            if not pending:
+                break
+        else:
+            try:
+                if deadline is None:
+                    os.wait()
+                    continue
+                r, _ = os.waitpid(-1, os.WNOHANG)
+                if r:
+                    continue
+            except ChildProcessError:
+                break
+        if deadline is not None and time.monotonic() >= deadline:
+            if insist:
+                die(1, "unable to wait: Connection timed out")
+            break
+        time.sleep(0.005)
+    rest = argv[end + 1:]
+    return rest if rest else 0
+
+
+def case(argv):
+    core.PROG = "case"
+    usage = ("case [ -s | -S ] [ -e | -E ] [ -n | -N ] [ -i ] value { re1 { prog1... } re2 { prog2... } ... } "
+             "progdefault... ")
+    opts, i = getopt(argv, "sSeEnNi", usage)
+    shell, extended, nosub, icase = False, True, True, False
+    for c, _ in opts:
+        if c == "s":
+            shell = True
+        elif c == "S":
+            shell = False
+        elif c == "e":
+            extended = False
+        elif c == "E":
+            extended = True
+        elif c == "N":
+            nosub = False
+        elif c == "n":
+            nosub = True
+        else:
+            icase = True
+    args = argv[i:]
+    if len(args) < 2:
+        dieusage(usage)
+    s = args[0]
+    words, end = block(args, 1)
+    if end is None:
+        die(100, "unterminated case block")
+    k = 0
+    while k < len(words):
+        expr = words[k]
+        k += 1
+        if k == len(words):
+            die(100, "malformed case block")
+        prog, pend = block(words, k)
+        if pend is None:
+            die(100, "unterminated regex block")
+        if shell:
+            from fnmatch import fnmatchcase
+            if fnmatchcase(s, expr):
+                return prog
+        else:
+            import re
+            from .eltest import posix_regex
+            try:
+                rx = re.compile("^(?:" + posix_regex(expr, extended) + ")$",
+                                (re.IGNORECASE if icase else 0) | re.MULTILINE)
+            except re.error as e:
+                die(100, 'unable to regcomp "^%s$": %s' % (expr, e))
+            m = rx.search(s)
+            if m:
+                if nosub:
+                    return prog
+                env = os.environ
+                env["#"] = str(rx.groups)
+                env["0"] = expr
+                for g in range(1, rx.groups + 1):
+                    env[str(g)] = m.group(g) or ""
+                return prog
+        k = pend + 1
+    return args[end + 1:]
+
+
+def trap(argv):
+    core.PROG = "trap"
+    usage = "trap [ -x ] [ -t timeout ] { signal { cmdline } ... } prog..."
+    opts, i = getopt(argv, "xt:", usage)
+    xfer = False
+    timeout = 0
+    for c, arg in opts:
+        if c == "x":
+            xfer = True
+        else:
+            timeout = core.uint0(arg)
+            if timeout is None:
+                dieusage(usage)
+    args = argv[i:]
+    if not args:
+        dieusage(usage)
+    words, end = block(args, 0)
+    if not words and end is not None:
+        die(100, "empty block")
+    if end is None:
+        die(100, "unterminated block")
+    prog = args[end + 1:]
+    if not prog:
+        dieusage(usage)
+    import signal
+    from ..wire.signames import number as signumber
+    actions = {}
+    k = 0
+    while k < len(words):
+        name = words[k]
+        try:
+            sig = 0 if name.lower() == "timeout" else signumber(name)
+        except ValueError:
+            die(100, "unrecognized directive: " + name)
+        k += 1
+        sub, send = block(words, k)
+        if send is not None and not sub:
+            die(100, "empty internal block for directive " + name)
+        if send is None:
+            die(100, "unterminated internal block for directive " + name)
+        if sig in actions:
+            die(100, "duplicate directive: " + name)
+        actions[sig] = sub
+        k = send + 1
+    rfd, wfd = os.pipe()
+    os.set_blocking(wfd, False)
+    os.set_blocking(rfd, False)
+    trapped = set(s for s in actions if s)
+    trapped.add(signal.SIGCHLD)
+    if xfer:
+        for s in range(1, signal.NSIG):
+            if s not in (signal.SIGKILL, signal.SIGSTOP, 32, 33) and s not in actions:
+                trapped.add(s)
+    pending = []
+
+    def handler(signum, frame):
+        pending.append(signum)
+    for s in trapped:
+        try:
+            signal.signal(s, handler)
+            core._signals_touched.add(s)
+        except (OSError, ValueError):
+            pass
+    signal.set_wakeup_fd(wfd)
+    child = _spawn_or_die(prog)
+    os.environ["!"] = str(child)
+    running = {}
+    import select
+    while True:
+        try:
+            r, _, _ = select.select([rfd], [], [], timeout / 1000.0 if timeout else None)
+        except InterruptedError:
+            r = [rfd]
+        if not r and not pending:
+            sigs = [0]
+        else:
+            try:
+                os.read(rfd, 512)
+            except (BlockingIOError, InterruptedError):
+                pass
+            sigs, pending[:] = list(pending), []
+        for s in sigs:
+            if s == signal.SIGCHLD:
+                while True:
+                    try:
+                        p, ws = os.waitpid(-1, os.WNOHANG)
+                    except ChildProcessError:
+                        break
+                    if not p:
+                        break
+                    if p == child:
+                        return wait_estatus(ws)
+                    for k2 in list(running):
+                        if running[k2] == p:
+                            del running[k2]
+                if signal.SIGCHLD not in actions:
+                    continue
+            if s in actions:
+                if not running.get(s):
+                    running[s] = _spawn_or_die(actions[s])
+            else:
+                try:
+                    os.kill(child, s)
+                except OSError:
+                    pass
