@@ -30,28 +30,30 @@ _STEPS = ("exec", "chdir", "set up fds", "setsid", "lock")
 class SpawnError(OSError):
     """The child could not be started; .errno, .step and .path say why."""
 
-    def __init__(self, err, step, path):
+    def __init__(self, err, step, path, cwd=None):
         super().__init__(err, os.strerror(err), path)
         self.step = step
         self.path = path
+        self.cwd = cwd
 
     def describe(self):
         if self.step == "exec":
-            return describe_exec_error(self.path, self.errno)
+            return describe_exec_error(self.path, self.errno, self.cwd)
         return "unable to %s for %s: %s" % (self.step, self.path, os.strerror(self.errno))
 
 
-def describe_exec_error(path, err):
-    """One human line for a failed exec of PATH, naming the usual causes."""
+def describe_exec_error(path, err, cwd=None):
+    """One human line for a failed exec of PATH (relative to CWD), naming the usual causes."""
+    where = os.path.join(cwd, path) if cwd else path
     if err == _errno.ENOENT:
-        if os.path.lexists(path):
+        if os.path.lexists(where):
             return "unable to exec %s: bad interpreter (its #! line names a missing program)" % path
         return "unable to exec %s: No such file or directory" % path
     if err == _errno.EACCES:
         try:
             import stat
 
-            mode = os.stat(path).st_mode
+            mode = os.stat(where).st_mode
             if not stat.S_ISREG(mode):
                 return "unable to exec %s: not a regular file" % path
         except OSError:
@@ -187,7 +189,7 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
     if len(data) >= _REPORT.size:
         code, step = _REPORT.unpack(data[:_REPORT.size])
         _wait_quietly(pid)
-        raise SpawnError(code, _STEPS[step], program if step == 0 else (cwd or program))
+        raise SpawnError(code, _STEPS[step], program if step == 0 else (cwd or program), cwd)
     return pid
 
 
