@@ -86,15 +86,17 @@ def supplementary_groups(user):
     return [g.gr_gid for g in grp.getgrall() if user in g.gr_mem]
 
 
-def envuidgid(account, what=ACCOUNT, numeric=False, defaults=None):
+def envuidgid(account, what=ACCOUNT, numeric=False, defaults=None, insist=None):
     """s6-envuidgid's resolution.  Returns a dict among UID, GID, GIDLIST (str values).
 
     what: ACCOUNT (user name; its primary gid and supplementary groups), USER (-u), GROUP (-g),
     BOTH (-B, "user:group").  numeric: -n, unknown names that are numbers are taken as ids.
-    defaults: (uid, gid, gidlist) of -D; without it an unknown name raises UnknownAccount.
+    defaults: (uid, gid, gidlist) of -D, used for what is unknown.  insist (default: no
+    defaults given): an unknown name raises UnknownAccount.
     """
     uid, gid, gids = defaults if defaults is not None else (0, 0, [])
-    insist = defaults is None
+    if insist is None:
+        insist = defaults is None
     user = group = None
     if what in (ACCOUNT, USER):
         user = account

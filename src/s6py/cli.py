@@ -102,6 +102,15 @@ LOGGING = {
 }
 
 INIT = {
+    "with-contenv": "cmd.contenv:with_contenv",
+    "printcontenv": "cmd.contenv:printcontenv",
+    "s6-envdir": "cmd.envdir:envdir",
+    "s6-dumpenv": "cmd.envdir:dumpenv",
+    "s6-envuidgid": "cmd.privs:envuidgid",
+    "s6-applyuidgid": "cmd.privs:applyuidgid",
+    "s6-setuidgid": "cmd.privs:setuidgid",
+    "fix-attrs": "cmd.fixattrs:main",
+    "with-retries": "cmd.retries:main",
 }
 
 COMMANDS = {**SUPERVISION, **EXECLINE, **LOGGING, **INIT}

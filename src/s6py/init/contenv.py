@@ -24,6 +24,7 @@ import stat
 
 __all__ = [
     "CLAMP",
+    "original_environ",
     "dump",
     "read_envdir",
     "apply",
@@ -38,10 +39,32 @@ __all__ = [
 CLAMP = 4095
 
 
+def original_environ():
+    """The environment this process was started with, as a bytes dict.
+
+    Python may add LC_CTYPE=C.UTF-8 to its own environment at start-up (PEP 538 locale
+    coercion, not disabled by -I); a program we exec or an environment we dump must not
+    inherit that.  /proc/self/environ still holds what exec gave us; without /proc the
+    coerced variable is dropped when LANG and LC_ALL are unset (the only case it happens)."""
+    env = dict(os.environb)
+    if b"LC_CTYPE" not in env:
+        return env
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            initial = f.read()
+    except OSError:
+        if b"LANG" not in env and b"LC_ALL" not in env and env[b"LC_CTYPE"] == b"C.UTF-8":
+            del env[b"LC_CTYPE"]
+        return env
+    if not any(item.startswith(b"LC_CTYPE=") for item in initial.split(b"\0")):
+        del env[b"LC_CTYPE"]
+    return env
+
+
 def environ_bytes(environ=None):
-    """ENVIRON (default: ours) as a dict of bytes -> bytes."""
+    """ENVIRON (default: the one we were started with) as a dict of bytes -> bytes."""
     if environ is None:
-        return dict(os.environb)
+        return original_environ()
     out = {}
     for k, v in environ.items():
         out[os.fsencode(k)] = os.fsencode(v)
@@ -192,7 +215,7 @@ def load_contenv(directory, path=None, on_error=None):
     """The environment with-contenv gives: PATH (PATH or ours) plus DIRECTORY's variables."""
     env = {}
     if path is None:
-        path = os.environb.get(b"PATH")
+        path = os.environb.get(b"PATH")  # PATH only: Python never changes it
     if path is not None:
         env[b"PATH"] = os.fsencode(path)
     entries = read_envdir(directory, verbatim=True, chomp=True, clamp=False, on_error=on_error)

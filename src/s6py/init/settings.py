@@ -10,7 +10,6 @@ container and a temporary directory in tests.
 """
 
 import os
-from dataclasses import dataclass, field
 
 __all__ = ["Settings", "Paths", "DEFAULT_PATH", "TREE_PATH", "fix_path"]
 
@@ -107,35 +106,80 @@ def split_arg0(value):
     return tuple(value.split())
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Every S6_* knob /init and its helpers obey.  Times are milliseconds; 0 means "no limit"
-    for the *_maxtime values."""
+class _Frozen:
+    """Immutable record: attributes are set once by __init__ (no dataclasses: importing them
+    costs ~15 ms, and every helper command is a fresh interpreter)."""
 
-    keep_env: bool = False
-    logging: int = 0
-    logging_script: tuple = ("n20", "s1000000", "T")
-    catchall_user: str = "root"
-    behaviour_if_stage2_fails: int = 0
-    kill_finish_maxtime: int = 5000
-    kill_gracetime: int = 3000
-    services_gracetime: int = 3000
-    services_readytime: int = 50
-    cmd_arg0: tuple = ()
-    cmd_wait_for_services: bool = False
-    cmd_wait_for_services_maxtime: int = 5000
-    cmd_use_terminal: bool = False
-    cmd_receive_signals: bool = False
-    fix_attrs_hidden: bool = False
-    read_only_root: bool = False
-    sync_disks: bool = False
-    runtime_profile: str = None
-    stage2_hook: tuple = ()
-    verbosity: int = 2
-    world_writable_run_ok: bool = False
-    wait_for_closing_fd: int = 0
-    path: str = DEFAULT_PATH
-    problems: tuple = field(default=(), compare=False)
+    __slots__ = ()
+    _defaults = ()
+
+    def __init__(self, **values):
+        for name, default in self._defaults:
+            object.__setattr__(self, name, values.pop(name, default))
+        if values:
+            raise TypeError("unknown field(s): " + ", ".join(sorted(values)))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("%s is immutable" % type(self).__name__)
+
+    __delattr__ = __setattr__
+
+    def _items(self):
+        return tuple((name, getattr(self, name)) for name, _ in self._defaults)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and self._items() == other._items()
+
+    def __hash__(self):
+        return hash(self._items())
+
+    def __repr__(self):
+        return "%s(%s)" % (
+            type(self).__name__,
+            ", ".join("%s=%r" % item for item in self._items()),
+        )
+
+    def replace(self, **changes):
+        values = dict(self._items())
+        values.update(changes)
+        return type(self)(**values)
+
+
+_SETTINGS_DEFAULTS = (
+    ("keep_env", False),
+    ("logging", 0),
+    ("logging_script", ("n20", "s1000000", "T")),
+    ("catchall_user", "root"),
+    ("behaviour_if_stage2_fails", 0),
+    ("kill_finish_maxtime", 5000),
+    ("kill_gracetime", 3000),
+    ("services_gracetime", 3000),
+    ("services_readytime", 50),
+    ("cmd_arg0", ()),
+    ("cmd_wait_for_services", False),
+    ("cmd_wait_for_services_maxtime", 5000),
+    ("cmd_use_terminal", False),
+    ("cmd_receive_signals", False),
+    ("fix_attrs_hidden", False),
+    ("read_only_root", False),
+    ("sync_disks", False),
+    ("runtime_profile", None),
+    ("stage2_hook", ()),
+    ("verbosity", 2),
+    ("world_writable_run_ok", False),
+    ("wait_for_closing_fd", 0),
+    ("path", DEFAULT_PATH),
+    ("problems", ()),
+)
+
+
+class Settings(_Frozen):
+    """Every S6_* knob /init and its helpers obey (immutable).  Times are milliseconds; 0
+    means "no limit" for kill_finish_maxtime and cmd_wait_for_services_maxtime.  `problems`
+    holds one line per bad value that was replaced by its default."""
+
+    __slots__ = tuple(name for name, _ in _SETTINGS_DEFAULTS)
+    _defaults = _SETTINGS_DEFAULTS
 
     @classmethod
     def from_environ(cls, environ=None):
@@ -149,7 +193,7 @@ class Settings:
         return cls(
             keep_env=r.flag("S6_KEEP_ENV"),
             logging=r.choice("S6_LOGGING", 0, (0, 1, 2)),
-            logging_script=tuple(logging_script.split()) if logging_script else cls.logging_script,
+            logging_script=tuple(logging_script.split()) if logging_script else cls().logging_script,
             catchall_user=r.string("S6_CATCHALL_USER", "root"),
             behaviour_if_stage2_fails=r.choice(
                 "S6_BEHAVIOUR_IF_STAGE2_FAILS", 0, (0, 1, 2), clamp_above=2
@@ -178,11 +222,14 @@ class Settings:
         )
 
 
-@dataclass(frozen=True)
-class Paths:
+class Paths(_Frozen):
     """The run-time tree's fixed paths under ROOT ("/" in a container)."""
 
-    root: str = "/"
+    __slots__ = ("root",)
+    _defaults = (("root", "/"),)
+
+    def __init__(self, root="/"):
+        super().__init__(root=root)
 
     def at(self, path):
         """PATH (absolute, container view) as seen from here."""

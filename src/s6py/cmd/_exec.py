@@ -1,0 +1,107 @@
+"""What the chain-loading commands share: skalibs' option scanning and exec-through-PATH.
+
+Kept free of heavy imports (no getopt/gettext, no signal/enum): a command such as
+`s6-setuidgid` or `with-contenv` is a fresh interpreter that does one thing and execs.
+"""
+
+import errno
+import os
+
+from s6py.diag import fatal, usage
+
+
+def subgetopt(prog, usage_text, argv, optstring):
+    """skalibs subgetopt on argv[1:]: ([(letter, arg-or-None)], operands).
+
+    Options stop at `--` or at the first word not starting with '-' (a lone "-" is an
+    operand); letters may be clustered (-fn); an option argument is glued (-cZ) or the
+    next word.  An unknown letter or a missing argument is a usage error (exit 100)."""
+    opts = []
+    i = 1
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            i += 1
+            break
+        if not word.startswith("-") or word == "-":
+            break
+        j = 1
+        while j < len(word):
+            letter = word[j]
+            k = optstring.find(letter)
+            if k < 0 or letter == ":":
+                usage(prog, usage_text)
+            if k + 1 < len(optstring) and optstring[k + 1] == ":":
+                if j + 1 < len(word):
+                    arg = word[j + 1:]
+                else:
+                    i += 1
+                    if i >= len(argv):
+                        usage(prog, usage_text)
+                    arg = argv[i]
+                opts.append((letter, arg))
+                break
+            opts.append((letter, None))
+            j += 1
+        i += 1
+    return opts, argv[i:]
+
+
+def _restore_signals():
+    """Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across exec."""
+    try:
+        import _signal as sig
+    except ImportError:  # pragma: no cover - every CPython has it
+        import signal as sig
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        num = getattr(sig, name, None)
+        if num is not None:
+            try:
+                sig.signal(num, sig.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+
+
+def _original_environ():
+    from s6py.init.contenv import original_environ
+
+    return original_environ()
+
+
+def pathexec(prog, args, env=None):
+    """Exec ARGS (argv list) like skalibs' xpathexec; never returns.
+
+    The program is searched in *our* PATH (not the new environment's, as s6 does).  ENV is
+    a bytes dict (None: the environment we were started with; build a modified one from
+    `s6py.init.contenv.original_environ()`, never from os.environ, which Python may have
+    given an LC_CTYPE of its own).  On failure: `PROG: fatal: unable to exec NAME:
+    REASON`, exit 127 if not found, 126 otherwise."""
+    if not args:
+        usage(prog, prog + " prog...")
+    name = args[0]
+    if env is None:
+        env = _original_environ()
+    _restore_signals()
+    bargs = [os.fsencode(a) for a in args]
+    bname = bargs[0]
+    if b"/" in bname:
+        candidates = [bname]
+    else:
+        path = os.environb.get(b"PATH", b"/usr/bin:/bin")
+        candidates = [os.path.join(d or b".", bname) for d in path.split(b":")]
+    bargs = [os.fsencode(a) for a in args]
+    bname = bargs[0]
+    last = 0
+    denied = False
+    for candidate in candidates:
+        try:
+            os.execve(candidate, bargs, env)
+        except OSError as e:
+            last = e.errno
+            if last == errno.EACCES:
+                denied = True
+            elif last not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                break
+    if denied and last in (errno.ENOENT, errno.ENOTDIR):
+        last = errno.EACCES  # as execvp: "found but not executable" beats "not found"
+    fatal(prog, 127 if last == errno.ENOENT else 126, "unable to exec ", name, ": ", os.strerror(last))
