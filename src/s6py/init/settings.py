@@ -37,13 +37,13 @@ class _Reader:
     """Reads typed values out of an environment mapping, collecting one line per bad value."""
 
     def __init__(self, environ):
+        if environ and isinstance(next(iter(environ)), bytes):
+            environ = {os.fsdecode(k): os.fsdecode(v) for k, v in environ.items()}
         self.environ = environ
         self.problems = []
 
     def raw(self, name):
         value = self.environ.get(name)
-        if isinstance(value, bytes):
-            value = value.decode("utf-8", "surrogateescape")
         if value is None or value.strip() == "":
             return None
         return value
@@ -168,7 +168,7 @@ _SETTINGS_DEFAULTS = (
     ("verbosity", 2),
     ("world_writable_run_ok", False),
     ("wait_for_closing_fd", 0),
-    ("path", DEFAULT_PATH),
+    ("path", fix_path(None)),
     ("problems", ()),
 )
 
