@@ -13,7 +13,8 @@ an empty file unsets the variable; otherwise the first line, with trailing blank
 The container environment that /init writes and `with-contenv` reads uses one refinement of
 the plain format so that every value comes back byte for byte: `with-contenv` reads files
 verbatim minus one final newline (s6-overlay 3's `s6-envdir -Lf`), so a value that itself
-ends with a newline is written with one extra newline.  Every other value is written as is,
+ends with a newline, and an empty value (an empty file would mean "unset"), is written with
+one extra newline.  Every other value is written as is,
 which also means `echo VALUE > /run/s6/container_environment/NAME` (a newline added) and
 `printf VALUE > ...` (none) both give VALUE.
 """
@@ -108,7 +109,7 @@ def dump(environ, directory, mode=0o755, newline=False, contenv=False, on_skip=N
                 if on_skip:
                     on_skip(name, reason)
                 continue
-            if newline or (contenv and value.endswith(b"\n")):
+            if newline or (contenv and (value == b"" or value.endswith(b"\n"))):
                 value += b"\n"
             tmp = name + b"=.tmp"
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644, dir_fd=dirfd)
