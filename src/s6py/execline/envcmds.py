@@ -340,7 +340,7 @@ def multisubstitute(argv):
 
 def export(argv):
     core.PROG = "export"
-    if len(argv) < 3:
+    if len(argv) < 4:
         dieusage("export variable value prog...")
     os.environ[argv[1]] = argv[2]
     return argv[3:]
@@ -348,7 +348,7 @@ def export(argv):
 
 def unexport(argv):
     core.PROG = "unexport"
-    if len(argv) < 2:
+    if len(argv) < 3:
         dieusage("unexport variable prog...")
     os.environ.pop(argv[1], None)
     return argv[2:]
@@ -378,8 +378,12 @@ def emptyenv(argv):
 
 def elgetopt(argv):
     core.PROG = "elgetopt"
+    usage = "elgetopt [ -D default ] optstring prog..."
+    opts, i = getopt(argv, "D:", usage)
+    default = opts[-1][1] if opts else "1"
+    argv = argv[:1] + argv[i:]
     if len(argv) < 3:
-        dieusage("elgetopt optstring prog...")
+        dieusage(usage)
     env = os.environ
     x = env.get("#")
     if x is None:
@@ -426,7 +430,7 @@ def elgetopt(argv):
     remaining = args[k:]
     new = core.pushenv(dict(env), ("ELGETOPT_",))
     for c, arg in found:
-        new["ELGETOPT_" + c] = arg if arg is not None else "1"
+        new["ELGETOPT_" + c] = arg if arg is not None else default
     for idx in range(n):
         if idx < len(remaining):
             new[str(idx + 1)] = remaining[idx]
@@ -707,8 +711,8 @@ def backtick(argv):
     if bad:
         if insist >= 2:
             if os.WIFSIGNALED(ws):
-                die(128 + os.WTERMSIG(ws), "child process crashed with signal %d" % os.WTERMSIG(ws))
-            die(os.WEXITSTATUS(ws), "child process exited %d" % os.WEXITSTATUS(ws))
+                die(128 + os.WTERMSIG(ws), "child process crashed")
+            die(os.WEXITSTATUS(ws), "child process exited non-zero")
         elif insist == 0:
             value = None if default is None else os.fsencode(default)
             chomp = False
@@ -777,7 +781,7 @@ def getcwd(argv):
     opts, i = getopt(argv, "Ee", usage)
     doimport = bool(opts) and opts[-1][0] == "E"
     args = argv[i:]
-    if len(args) < 1:
+    if len(args) < 2:
         dieusage(usage)
     if "=" in args[0]:
         die(100, "invalid variable name")
@@ -799,7 +803,7 @@ def getpid(argv):
         else:
             parent = c == "P"
     args = argv[i:]
-    if len(args) < 1:
+    if len(args) < 2:
         dieusage(usage)
     if "=" in args[0]:
         die(100, "invalid variable name")
@@ -821,7 +825,7 @@ def homeof(argv):
 
 def cd(argv):
     core.PROG = "execline-cd"
-    if len(argv) < 2:
+    if len(argv) < 3:
         dieusage("cd path prog...")
     try:
         os.chdir(argv[1])
@@ -832,7 +836,7 @@ def cd(argv):
 
 def umask(argv):
     core.PROG = "execline-umask"
-    if len(argv) < 2:
+    if len(argv) < 3:
         dieusage("umask value prog...")
     s = argv[1]
     if not s or any(c not in "01234567" for c in s):
@@ -860,7 +864,7 @@ def envfile(argv):
     except OSError as e:
         if loose and e.errno == 2:
             return args[1:]
-        core.diesys(111, "read " + path, e)
+        core.diesys(111, "open " + path, e)
     from .envfile import parse_envfile
     pairs = parse_envfile(os.fsdecode(data), path)
     for k, v in pairs:

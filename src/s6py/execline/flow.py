@@ -98,7 +98,7 @@ def if_(argv):
     usage = "if [ -n ] [ -X ] [ -t | -x exitcode ] { command... }"
     opts, i = getopt(argv, "nXtx:", usage)
     neg = normalcrash = False
-    e = 1
+    e = None
     for c, arg in opts:
         if c == "n":
             neg = True
@@ -111,7 +111,7 @@ def if_(argv):
             if v is None:
                 dieusage(usage)
             e = v & 0xFFFF
-    if e > 255:
+    if e is not None and e > 255:
         die(100, "invalid exit code")
     words, end = block(argv, i)
     if end is None:
@@ -120,7 +120,7 @@ def if_(argv):
     if not normalcrash and os.WIFSIGNALED(ws):
         _crashed(ws)
     if neg == (not wait_estatus(ws)):
-        return e
+        return e if e is not None else 1 if neg else wait_estatus(ws)
     return argv[end + 1:]
 
 
@@ -243,7 +243,10 @@ def _exec_into(prog, clear, login, argv0):
 
 def exec_(argv):
     core.PROG = "exec"
-    i, clear, login, argv0, _ = _exec_opts(argv, "cla:", "exec [ -c ] [ -l ] [ -a argv0 ] prog...")
+    usage = "exec [ -c ] [ -l ] [ -a argv0 ] prog..."
+    i, clear, login, argv0, _ = _exec_opts(argv, "cla:", usage)
+    if i >= len(argv):
+        dieusage(usage)
     return _exec_into(argv[i:], clear, login, argv0)
 
 
@@ -681,8 +684,8 @@ def case(argv):
 
 def trap(argv):
     core.PROG = "trap"
-    usage = "trap [ -x ] [ -t timeout ] { signal { cmdline } ... } prog..."
-    opts, i = getopt(argv, "xt:", usage)
+    usage = "trap [ -x ] { signal { cmdline } ... } prog..."
+    opts, i = getopt(argv, "x", usage)
     xfer = False
     timeout = 0
     for c, arg in opts:

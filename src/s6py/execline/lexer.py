@@ -60,15 +60,24 @@ def parse(data):
     base = 10
     pos = 0
     end = len(data)
+    bs_at_start = None
     while state < 0x10:
         cur = data[pos] if pos < end else 0
         pos += 1
+        if state == 2 and cur == 0 and bs_at_start is not None:
+            # execline 2.9 ignores an unquoted backslash between words at the end of input
+            del sa[bs_at_start:]
+            break
         c = _T[_CLS[cur]][state]
+        bs_at_start = len(sa) if state == 0 and (c & 0x1F) == 2 else None
         state = c & 0x1F
         if c & 0x0400:
             digits = "".join(chr(b) for b in sa[mark:])
             del sa[mark:]
-            sa.append(_scan(digits, base) & 0xFF)
+            z = _scan(digits, base)
+            if z > 255:
+                raise ParseError(100, "syntax error")
+            sa.append(z)
         if c & 0x0800:
             mark = len(sa)
         if c & 0x0200:
