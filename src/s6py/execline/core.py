@@ -238,8 +238,7 @@ def lookup(name):
     if target is None:
         return None
     module_name, _, fname = target.partition(":")
-    import importlib
-    mod = importlib.import_module("s6py.execline." + module_name)
+    mod = __import__("s6py.execline." + module_name, fromlist=[fname])
     return getattr(mod, fname)
 
 
@@ -361,7 +360,7 @@ _signals_touched = set()
 
 
 def reset_signals():
-    import signal
+    import _signal as signal
     for s in _signals_touched:
         signal.signal(s, signal.SIG_DFL)
     _signals_touched.clear()
@@ -371,7 +370,7 @@ def reset_signals():
 def init_process():
     """Undo the signal dispositions the Python runtime sets, so exec'd programs inherit
     the same state they would from a C execline."""
-    import signal
+    import _signal as signal
     for name in ("SIGPIPE", "SIGXFSZ", "SIGINT"):
         s = getattr(signal, name, None)
         if s is not None:
