@@ -133,6 +133,8 @@ def ifelse(argv):
     cond, end1 = block(argv, i)
     if end1 is None:
         die(100, "unterminated if block")
+    if end1 + 1 == len(argv):
+        die(100, "then block required")
     then, end2 = block(argv, end1 + 1)
     if end2 is None:
         die(100, "unterminated then block")
@@ -667,7 +669,7 @@ def case(argv):
                 rx = re.compile("^(?:" + posix_regex(expr, extended) + ")$",
                                 (re.IGNORECASE if icase else 0) | re.MULTILINE)
             except re.error as e:
-                die(100, 'unable to regcomp "^%s$": %s' % (expr, e))
+                die(100, ': unable to regcomp "^%s$": %s' % (prog[0] if prog else "", regerror(e)))
             m = rx.search(s)
             if m:
                 if nosub:
@@ -680,6 +682,26 @@ def case(argv):
                 return prog
         k = pend + 1
     return args[end + 1:]
+
+
+_REGERRORS = (
+    ("missing )", "Unmatched ( or \\("),
+    ("unbalanced parenthesis", "Unmatched ) or \\)"),
+    ("unterminated character set", "Unmatched [, [^, [:, [., or [="),
+    ("nothing to repeat", "Invalid preceding regular expression"),
+    ("multiple repeat", "Invalid preceding regular expression"),
+    ("bad escape (end of pattern)", "Trailing backslash"),
+    ("bad character range", "Invalid range end"),
+)
+
+
+def regerror(e):
+    """glibc's regerror() wording for the common errors of a translated POSIX regex."""
+    msg = str(e)
+    for key, text in _REGERRORS:
+        if key in msg:
+            return text
+    return msg
 
 
 def trap(argv):
