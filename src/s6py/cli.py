@@ -111,6 +111,8 @@ INIT = {
     "s6-setuidgid": "cmd.privs:setuidgid",
     "fix-attrs": "cmd.fixattrs:main",
     "with-retries": "cmd.retries:main",
+    "init": "init.main:main",
+    "halt": "init.halt:main",
 }
 
 COMMANDS = {**SUPERVISION, **EXECLINE, **LOGGING, **INIT}

@@ -1,0 +1,321 @@
+"""/init: the container's PID 1.  One process runs the supervision engine in-process and
+drives the three stages (see docs/init.md):
+
+    main            catch the stop signals first, then stage 1, then run the loop
+    stage 1         check /run, build the tree, dump the environment  (init.stage1)
+    stage 2         fix-attrs.d, cont-init.d, services.d, wait, CMD   (init.stage2)
+    stage 3         services down, cont-finish.d, TERM, KILL, exit    (init.stage3)
+
+Signals to PID 1: TERM, INT, QUIT stop the container (or go to the CMD with
+S6_CMD_RECEIVE_SIGNALS, as do USR1 USR2 PWR WINCH); HUP rescans the services; SIGTTOU,
+SIGTTIN, SIGTSTP are ignored.  A stop request at any moment (even in the middle of a
+cont-init.d script or of stage 1) starts stage 3 once, and is never lost: signals reach us
+through the loop's wake-up pipe, and stage 2 is a chain of loop callbacks, never a blocking
+wait.
+
+Nothing raised in a callback kills PID 1: `guard()` prints one line and carries on.
+"""
+
+import os
+import signal
+import sys
+
+__all__ = ["main"]
+
+STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT")
+FORWARDED = ("SIGTERM", "SIGQUIT", "SIGINT", "SIGUSR1", "SIGUSR2", "SIGPWR", "SIGWINCH")
+CAUGHT = STOP_SIGNALS + ("SIGHUP", "SIGUSR1", "SIGUSR2", "SIGPWR", "SIGWINCH")
+
+_early = []
+
+
+def _early_handler(signum, frame):
+    """Before the loop exists: remember the signal (the kernel would drop it for PID 1
+    without a handler).  Replayed once the loop runs."""
+    _early.append(signum)
+
+
+def _catch_early():
+    for name in CAUGHT:
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            try:
+                signal.signal(signum, _early_handler)
+            except (OSError, ValueError):
+                pass
+
+
+class Init:
+    """The state of PID 1: settings, paths, the loop, the scanner, the CMD, the stages."""
+
+    def __init__(self, argv, loop, settings, paths, say, environ, tree_env):
+        self.loop = loop
+        self.settings = settings
+        self.paths = paths
+        self.say = say
+        self.environ = environ        # the container environment (bytes dict)
+        self.tree_env = tree_env      # services' and scripts' environment (bytes dict)
+        self.cmd_argv = list(settings.cmd_arg0) + list(argv) if argv else []
+        self.workdir = None
+        self.scanner = None
+        self.stage2 = None
+        self.stage3 = None
+        self.cmd_pid = None
+        self.tty = None
+        self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        self.exit_code = None
+
+    # -------------------------------------------------------------- guard
+
+    def guard(self, what, function, *args):
+        """Run FUNCTION(*ARGS); if it raises, one line and carry on.  True if it returned."""
+        try:
+            function(*args)
+            return True
+        except Exception as e:  # PID 1 must not die of a bug
+            self.say.line(0, "init: error: %s: internal error: %s: %s (carrying on)"
+                          % (what, type(e).__name__, e))
+            if self.settings.verbosity >= 3:
+                import traceback
+                self.say.write(traceback.format_exc())
+            return False
+
+    # ------------------------------------------------------------ signals
+
+    def install_signals(self):
+        for name in CAUGHT:
+            signum = getattr(signal, name, None)
+            if signum is not None:
+                self.loop.on_signal(signum, self.on_signal)
+        from s6py.init.terminal import ignore_job_control
+        ignore_job_control()
+        replay, _early[:] = list(dict.fromkeys(_early)), []
+        for signum in replay:
+            self.loop.call_soon(lambda signum=signum: self.on_signal(signum))
+
+    def on_signal(self, signum):
+        self.guard("signal %d" % signum, self._on_signal, signum)
+
+    def _on_signal(self, signum):
+        name = signal.Signals(signum).name
+        if (self.settings.cmd_receive_signals and self.cmd_pid is not None
+                and self.stage3 is None and name in FORWARDED):
+            self.say.debug("forwarding %s to the CMD (pid %d)" % (name, self.cmd_pid))
+            try:
+                os.kill(self.cmd_pid, signum)
+            except OSError:
+                pass
+            return
+        if name in STOP_SIGNALS:
+            self.request_stop("received " + name)
+        elif name == "SIGHUP":
+            if self.scanner is not None and self.stage3 is None:
+                self.scanner.command("h")
+        else:
+            self.say.debug("ignoring %s" % name)
+
+    # -------------------------------------------------------------- stages
+
+    def boot(self):
+        from s6py.init.stage2 import Stage2
+        self.stage2 = Stage2(self)
+        self.stage2.start()
+
+    def stage2_done(self):
+        if self.stage3 is not None:
+            return
+        if not self.cmd_argv:
+            self.say.debug("no CMD: running until halted")
+            return
+        self.start_cmd()
+
+    def start_cmd(self):
+        from s6py.init import contenv, stage1
+        from s6py.init.cmd import CmdError, start_cmd
+        from s6py.init.terminal import stdin_tty
+
+        if self.settings.keep_env:
+            env = dict(self.environ)
+        else:
+            try:
+                env = contenv.load_contenv(self.paths.container_environment, path=self.settings.path,
+                                           on_error=lambda name, e: self.say.warn(
+                                               "container environment: %s: %s"
+                                               % (os.fsdecode(name), e.strerror or e)))
+            except OSError as e:
+                self.say.warn("unable to read the container environment (%s): using the initial one"
+                              % (e.strerror or e))
+                env = dict(self.environ)
+        self.tty = stdin_tty()
+        stdout = None
+        if self.settings.cmd_use_terminal and self.tty is not None:
+            try:
+                stdout = os.open(os.ttyname(0), os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+            except OSError:
+                stdout = None
+        name = self.cmd_argv[0]
+        try:
+            pid = start_cmd(self.cmd_argv, env, self.workdir, tty=self.tty, stdout=stdout)
+        except CmdError as e:
+            self.say.stage("cmd", e.describe(), level=0)
+            self.cmd_exited(name, e.code)
+            return
+        except OSError as e:
+            self.say.stage("cmd", "unable to start %s: %s" % (name, e.strerror), level=0)
+            self.cmd_exited(name, 126)
+            return
+        finally:
+            if stdout is not None:
+                os.close(stdout)
+        self.cmd_pid = pid
+        self.loop.watch_child(pid, lambda wstat: self.guard("cmd", self._cmd_died, name, wstat))
+
+    def _cmd_died(self, name, wstat):
+        from s6py.init.scripts import exit_code
+        from s6py.init.terminal import take_terminal
+
+        self.cmd_pid = None
+        take_terminal(self.tty)
+        if self.stage3 is not None:
+            return  # stopped from outside: the exitcode file decides
+        self.cmd_exited(name, exit_code(wstat))
+
+    def cmd_exited(self, name, code):
+        self.say.stage("cmd", "%s exited %d" % (name, code))
+        self.set_exit_code(code, cmd=True)
+        self.request_stop("the CMD exited")
+
+    def set_exit_code(self, code, cmd=False):
+        """Write CODE to the exitcode file; the CMD's code also replaces S6_STAGE2_EXITED."""
+        from s6py.init import stage1
+        from s6py.init.stage1 import _write
+        try:
+            _write(self.paths.exitcode, b"%d\n" % code)
+        except OSError as e:
+            self.say.warn("unable to write %s: %s" % (self.paths.exitcode, e.strerror))
+            self.exit_code = code
+        if cmd:
+            try:
+                os.unlink(stage1.stage2_exited(self.paths))
+            except OSError:
+                pass
+
+    def request_stop(self, why):
+        if self.stage3 is not None:
+            self.say.debug("%s: already stopping" % why)
+            return
+        self.say.debug("stopping: %s" % why)
+        if self.stage2 is not None:
+            self.stage2.cancel()
+        from s6py.init.stage3 import Stage3
+        self.stage3 = Stage3(self)
+        self.stage3.start()
+
+    # ------------------------------------------------------------- children
+
+    def reap_now(self):
+        self.loop.reap()
+
+    def reap_all_blocking(self):
+        """Last step: wait for every child (SIGKILL was sent to all of them)."""
+        while True:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                return
+            except InterruptedError:
+                continue
+            except OSError:
+                return
+
+    # ---------------------------------------------------------------- exit
+
+    def final_exit_code(self):
+        """S6_STAGE2_EXITED (v1/v2) if someone wrote it, else the exitcode file, else 0."""
+        from s6py.init import stage1
+        for path in (stage1.stage2_exited(self.paths), self.paths.exitcode):
+            try:
+                with open(path, "rb") as f:
+                    text = f.read(64).split(b"\n", 1)[0].strip()
+            except OSError:
+                continue
+            if text.isdigit():
+                return int(text) & 0xFF
+            if text:
+                self.say.warn("%s: %r is not an exit code, ignored" % (path, text.decode("ascii", "replace")))
+        if self.exit_code is not None:
+            return self.exit_code & 0xFF
+        return 0
+
+    def exit(self):
+        code = self.final_exit_code()
+        self.say.debug("exiting %d" % code)
+        self.loop.stop()
+        self.code = code
+
+
+def main(argv):
+    _catch_early()
+    from s6py.engine.loop import Loop
+    from s6py.engine.reaper import become_subreaper
+    from s6py.engine.spawn import sanitize_inherited_fds
+    from s6py.init import contenv, stage1
+    from s6py.init.messages import Say
+    from s6py.init.settings import Paths, Settings
+
+    sanitize_inherited_fds()
+    environ = contenv.original_environ()
+    settings = Settings.from_environ(environ)
+    paths = Paths.from_environ(environ)
+    say = Say(settings.verbosity)
+    for problem in settings.problems:
+        say.warn(problem)
+    loop = Loop()
+    environ[b"PATH"] = os.fsencode(settings.path)
+    root_prefix = environ.get(b"S6PY_ROOT")
+    tree_env = stage1.tree_environment(settings, environ, root_prefix)
+    init = Init(argv[1:], loop, settings, paths, say, environ, tree_env)
+    init.install_signals()
+    if os.getpid() != 1 and not become_subreaper():
+        say.warn("not PID 1 and unable to become a subreaper: orphans will not be reaped")
+    try:
+        init.workdir = os.getcwd()
+    except OSError:
+        init.workdir = "/"
+
+    # ---- stage 1
+    try:
+        stage1.check_run(paths)
+    except stage1.RunError as e:
+        say.fatal(str(e))
+        return 100
+    try:
+        stage1.build_tree(settings, paths, environ, say)
+    except OSError as e:
+        say.fatal("unable to build the run-time tree in %s: %s%s"
+                  % (paths.run, e.strerror or e, (" (%s)" % e.filename) if e.filename else ""))
+        return 111
+    os.environ.clear()
+    os.environb.update(tree_env)
+    try:
+        os.chdir(paths.root)
+    except OSError:
+        pass
+
+    from s6py.init.supervision import InitScanner
+    init.scanner = InitScanner(loop, paths.scandir, init)
+    try:
+        init.scanner.open_control()
+    except Exception as e:
+        say.fatal("unable to supervise %s: %s" % (paths.scandir, e))
+        return 111
+
+    # ---- stage 2 (event-driven), stage 3 when asked
+    loop.call_soon(lambda: init.guard("stage 2", init.boot))
+    init.code = 0
+    loop.run()
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    return init.code

@@ -1,0 +1,113 @@
+"""Running a directory of scripts (cont-init.d, cont-finish.d) in name order, one at a time.
+
+Each script is spawned (never waited for in a blocking call) and its death comes back
+through the loop.  Around each one the v1 lines are printed:
+
+    [cont-init.d] 00-foo: executing...
+    [cont-init.d] 00-foo: exited 0.
+
+A script that cannot be started (not executable, no #! line, a directory...) gives one line
+saying why and counts as exited 126 (127 when its interpreter is missing), as a shell would
+report it.  With a time limit, a script still running when it expires is killed (SIGKILL,
+as s6-maximumtime -k) and counts as 128+9.
+"""
+
+import errno
+import os
+import signal
+
+from s6py.engine.spawn import SpawnError, spawn
+
+__all__ = ["ScriptRunner", "list_scripts", "exit_code"]
+
+
+def exit_code(wstat):
+    """Shell convention: the exit code, or 128+N when killed by signal N."""
+    if os.WIFSIGNALED(wstat):
+        return 128 + os.WTERMSIG(wstat)
+    if os.WIFEXITED(wstat):
+        return os.WEXITSTATUS(wstat)
+    return 255
+
+
+def list_scripts(directory):
+    """Sorted names of DIRECTORY (dot files skipped); [] if it does not exist."""
+    try:
+        return sorted(n for n in os.listdir(directory) if not n.startswith("."))
+    except FileNotFoundError:
+        return []
+    except NotADirectoryError:
+        return []
+
+
+class ScriptRunner:
+    """Run each script of DIRECTORY; call done(results) with [(name, code), ...].
+
+    stop_on_failure: stop after the first non-zero exit.
+    timeout_ms: per-script limit (0 = none)."""
+
+    def __init__(self, init, directory, bracket, timeout_ms=0, stop_on_failure=False):
+        self.init = init
+        self.loop = init.loop
+        self.say = init.say
+        self.directory = directory
+        self.bracket = bracket
+        self.timeout_ms = timeout_ms
+        self.stop_on_failure = stop_on_failure
+        self.results = []
+        self.pid = None
+        self.current = None
+        self._timer = None
+        self._done = None
+
+    def run(self, done):
+        self._done = done
+        self.names = list_scripts(self.directory)
+        self._next()
+
+    def _next(self):
+        if not self.names or (self.stop_on_failure and self.results and self.results[-1][1]):
+            self._done(self.results)
+            return
+        name = self.names.pop(0)
+        path = os.path.join(self.directory, name)
+        self.say.stage(self.bracket, "%s: executing... " % name)
+        try:
+            pid = spawn([path], env=self.init.tree_env, cwd=self.init.paths.root,
+                        stdin=self.init.devnull)
+        except SpawnError as e:
+            self.say.line(0, "[%s] %s: %s" % (self.bracket, name, e.describe()))
+            # as a shell: 127 when the program (or its #! interpreter) is missing, else 126
+            self._finished(name, 127 if e.errno == errno.ENOENT else 126)
+            return
+        except OSError as e:
+            self.say.line(0, "[%s] %s: unable to spawn: %s" % (self.bracket, name, e.strerror))
+            self._finished(name, 126)
+            return
+        self.pid = pid
+        self.current = name
+        self.loop.watch_child(pid, lambda wstat, name=name: self._died(name, wstat))
+        if self.timeout_ms:
+            self._timer = self.loop.call_later(self.timeout_ms / 1000.0, self._expired)
+
+    def _expired(self):
+        self._timer = None
+        if self.pid:
+            self.say.stage(self.bracket, "%s: still running after %d ms: killing it."
+                           % (self.current, self.timeout_ms), level=1)
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def _died(self, name, wstat):
+        self.pid = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._finished(name, exit_code(wstat))
+
+    def _finished(self, name, code):
+        self.say.stage(self.bracket, "%s: exited %d." % (name, code))
+        self.results.append((name, code))
+        self.loop.call_soon(self._next)

@@ -1,0 +1,190 @@
+"""Stage 1: check /run, build the run-time tree under it, dump the container environment,
+and give the supervision tree its clean environment.
+
+Everything here is quick and synchronous (no child process); signals that arrive meanwhile
+wait in the loop's wake-up pipe and are handled as soon as the loop runs.
+
+The tree (container paths; tests put it under a root prefix, see `Paths`):
+
+    /run/service/                                  the scandir
+    /run/s6/container_environment/                 one file per variable
+    /run/s6/env-stage3/                            S6_STAGE2_EXITED may be written here
+    /run/s6/services -> ../service                 so /var/run/s6/services names the scandir
+    /run/s6/basedir/bin/halt                       stops the container
+    /run/s6-linux-init-container-results/exitcode  "0\\n" until someone writes another code
+
+When /var/run is /run (a symlink, as on every current distribution) the /var/run/s6/...
+names work through it.  Otherwise, when /var/run is writable and S6_READ_ONLY_ROOT is not
+set, /var/run/s6/{services,container_environment,env-stage3} are made symlinks into /run.
+"""
+
+import errno
+import os
+import stat
+import sys
+
+from s6py.init import contenv
+
+__all__ = ["RunError", "stage2_exited", "check_run", "build_tree", "tree_environment", "halt_script"]
+
+
+class RunError(Exception):
+    """/run cannot host the tree; the message is the one line to print."""
+
+
+def stage2_exited(paths):
+    """Where S6_STAGE2_EXITED really lives (/var/run/s6/env-stage3 is a name for it)."""
+    return os.path.join(paths.run, "s6", "env-stage3", "S6_STAGE2_EXITED")
+
+
+def check_run(paths):
+    """Raise RunError unless /run is a writable directory mounted with exec."""
+    run = paths.run
+    try:
+        st = os.stat(run)
+    except OSError:
+        raise RunError("%s is missing: mount a tmpfs there (docker run --tmpfs /run:exec)" % run)
+    if not stat.S_ISDIR(st.st_mode):
+        raise RunError("%s is not a directory" % run)
+    probe = os.path.join(run, ".s6py-init-probe.%d" % os.getpid())
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        if e.errno == errno.EROFS:
+            raise RunError("%s is read-only: it must be a writable tmpfs (docker run --tmpfs /run:exec)" % run)
+        raise RunError("%s is not writable by uid %d: %s (give it to the container user, or mount a tmpfs)"
+                       % (run, os.geteuid(), e.strerror))
+    os.close(fd)
+    os.unlink(probe)
+    try:
+        if os.statvfs(run).f_flag & os.ST_NOEXEC:
+            raise RunError("%s is mounted noexec: services cannot run from it; remount it with exec"
+                           " (docker run --tmpfs /run:exec)" % run)
+    except OSError:
+        pass
+
+
+def _rmrf(path):
+    """Remove PATH whatever it is; never follows a symlink."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        for name in os.listdir(path):
+            _rmrf(os.path.join(path, name))
+        os.rmdir(path)
+    else:
+        os.unlink(path)
+
+
+def _mkdir(path, mode=0o755):
+    try:
+        os.mkdir(path, mode)
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
+    os.chmod(path, mode)
+
+
+def _write(path, data, mode=0o644):
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.chmod(tmp, mode)
+    os.rename(tmp, path)
+
+
+def _relative_symlink(target, link):
+    """LINK -> TARGET, relative (so it also works under a test root prefix)."""
+    parent = os.path.realpath(os.path.dirname(link))
+    rel = os.path.relpath(os.path.realpath(target), parent)
+    try:
+        if os.path.islink(link) and os.readlink(link) == rel:
+            return
+        _rmrf(link)
+    except OSError:
+        pass
+    os.symlink(rel, link)
+
+
+def halt_script(scandir):
+    """The text of /run/s6/basedir/bin/halt: runs our `halt` with this interpreter and package."""
+    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return ("#!/bin/sh\n"
+            "exec %s -IS -c 'import sys; sys.path.insert(0, sys.argv.pop(1)); "
+            "from s6py.cli import main; sys.exit(main())' %s halt -s %s \"$@\"\n"
+            % (_shquote(sys.executable or "/usr/bin/python3"), _shquote(src), _shquote(scandir)))
+
+
+def _shquote(text):
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def build_tree(settings, paths, environ, say):
+    """Create the run-time tree and dump ENVIRON (bytes dict).  Raises OSError on failure."""
+    run = paths.run
+    s6 = os.path.join(run, "s6")
+    for stale in (s6, paths.scandir, paths.uncaught_logs,
+                  os.path.dirname(paths.exitcode)):
+        _rmrf(stale)
+    _mkdir(s6)
+    _mkdir(paths.scandir)
+    _mkdir(os.path.join(s6, "env-stage3"))
+    _mkdir(paths.basedir)
+    _mkdir(os.path.join(paths.basedir, "bin"))
+    _write(paths.halt, halt_script(paths.scandir).encode(), 0o755)
+    results = os.path.dirname(paths.exitcode)
+    _mkdir(results)
+    _write(paths.exitcode, b"0\n")
+
+    def skipped(name, reason):
+        say.warn("container environment: variable %s not saved: %s" % (os.fsdecode(name), reason))
+
+    contenv.dump(environ, paths.container_environment, contenv=True, on_skip=skipped)
+    os.chmod(paths.container_environment, 0o755)
+    _link_legacy_names(settings, paths, say)
+
+
+def _link_legacy_names(settings, paths, say):
+    """Make /var/run/s6/{services,container_environment,env-stage3} reach the /run tree."""
+    s6 = os.path.join(paths.run, "s6")
+    varrun = paths.at("/var/run")
+    _relative_symlink(paths.scandir, os.path.join(s6, "services"))
+    try:
+        same = os.path.realpath(varrun) == os.path.realpath(paths.run)
+    except OSError:
+        same = False
+    if same:
+        return
+    if settings.read_only_root:
+        say.debug("read-only root: %s/s6 left alone (use the /run names)" % varrun)
+        return
+    try:
+        if not os.path.isdir(varrun):
+            os.makedirs(varrun, 0o755)
+        legacy = os.path.join(varrun, "s6")
+        _mkdir(legacy)
+        for name in ("services", "container_environment", "env-stage3"):
+            target = paths.scandir if name == "services" else os.path.join(s6, name)
+            _relative_symlink(target, os.path.join(legacy, name))
+    except OSError as e:
+        say.info("unable to create the /var/run/s6 names (%s): use the /run names"
+                 % (e.strerror or e))
+
+
+def tree_environment(settings, environ, root_prefix=None):
+    """The environment of the supervision tree and the stage scripts (bytes dict):
+    PATH only, unless S6_KEEP_ENV.  S6PY_ROOT (our test prefix) is kept so our helpers
+    find the tree."""
+    if settings.keep_env:
+        env = dict(environ)
+        env[b"PATH"] = os.fsencode(settings.path)
+        return env
+    env = contenv.clean_environment(settings.path)
+    if root_prefix is not None:
+        env[b"S6PY_ROOT"] = root_prefix
+    return env

@@ -1,0 +1,291 @@
+"""Stage 2: the user's boot sequence, then the CMD.
+
+    hook          S6_STAGE2_HOOK, if set
+    fix-attrs.d   owners and modes (in-process, one file per loop turn)
+    cont-init.d   each script to completion, in name order, exit code reported
+    services.d    each service directory copied under the scandir and supervised
+    wait          S6_CMD_WAIT_FOR_SERVICES: up (or up+ready with notification-fd)
+then the CMD (or nothing: the container runs until halted or signalled).
+
+Failures (a hook or cont-init.d script exiting non-zero, a fix-attrs problem, services
+not up in time) follow S6_BEHAVIOUR_IF_STAGE2_FAILS:
+    0  carry on silently (the per-script lines still say what happened);
+    1  carry on, and print the "init-stage2 failed" banner before the CMD;
+    2  stop at the first failure: its code becomes the container's exit code, stage 3
+       runs, the CMD never starts.
+"""
+
+import errno
+import os
+import stat
+
+from s6py.engine.spawn import SpawnError, spawn
+from s6py.init import fixattrs
+from s6py.init.scripts import ScriptRunner, exit_code
+from s6py.init.steps import Steps
+
+__all__ = ["Stage2", "copy_service"]
+
+BANNER = "\n!!!!!\n init-stage2 failed.\n!!!!!\n"
+
+
+def copy_service(src, dst):
+    """Copy the service directory SRC to DST (symlinks kept as links, special files
+    skipped); run/finish scripts missing execute bits get them in the copy only."""
+    os.mkdir(dst, 0o755)
+    for name in os.listdir(src):
+        s = os.path.join(src, name)
+        d = os.path.join(dst, name)
+        st = os.lstat(s)
+        if stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(s), d)
+        elif stat.S_ISDIR(st.st_mode):
+            if name == "supervise" or name == "event":
+                continue  # state of an old supervisor, never copied
+            copy_service(s, d)
+        elif stat.S_ISREG(st.st_mode):
+            mode = stat.S_IMODE(st.st_mode)
+            with open(s, "rb") as fi:
+                data = fi.read()
+            fd = os.open(d, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+            os.chmod(d, mode)
+
+
+class Stage2:
+    def __init__(self, init):
+        self.init = init
+        self.loop = init.loop
+        self.say = init.say
+        self.settings = init.settings
+        self.paths = init.paths
+        self.failure = 0            # first failure's exit code (0: none)
+        self.started = []           # services.d names put under the scandir
+        self.sequence = None
+        self.waiting = None         # services still awaited by the wait step
+        self._wait_timer = None
+        self._wait_done = None
+        self._hook_pid = None
+
+    def user_dir(self, name):
+        return self.paths.user_dir(name, self.settings.runtime_profile)
+
+    def start(self):
+        steps = [
+            ("S6_STAGE2_HOOK", self.hook),
+            ("fix-attrs.d", self.fix_attrs),
+            ("cont-init.d", self.cont_init),
+            ("services.d", self.services),
+            ("waiting for services", self.wait_for_services),
+        ]
+        self.sequence = Steps(self.loop, steps, self.finished, self.init.guard)
+        self.sequence.start()
+
+    def cancel(self):
+        if self.sequence is not None:
+            self.sequence.cancel()
+        if self._wait_timer is not None:
+            self._wait_timer.cancel()
+            self._wait_timer = None
+
+    # ------------------------------------------------------------- failures
+
+    def failed(self, code, what):
+        """Record a failure; True if the boot must stop here (B=2)."""
+        code = code or 1
+        if not self.failure:
+            self.failure = code
+        behaviour = self.settings.behaviour_if_stage2_fails
+        if behaviour >= 2:
+            self.say.line(0, "init: fatal: %s failed (exit code %d): stopping the container"
+                          " (S6_BEHAVIOUR_IF_STAGE2_FAILS=2)" % (what, code))
+            self.init.set_exit_code(code)
+            self.init.request_stop("stage 2 failed")
+            return True
+        if behaviour == 1:
+            self.say.warn("%s failed (exit code %d)" % (what, code))
+        return False
+
+    # ---------------------------------------------------------------- steps
+
+    def hook(self, done):
+        argv = list(self.settings.stage2_hook)
+        if not argv:
+            done()
+            return
+        try:
+            pid = spawn(argv, env=self.init.tree_env, stdin=self.init.devnull, session=None,
+                        cwd=self.paths.root)
+        except (SpawnError, OSError) as e:
+            text = e.describe() if isinstance(e, SpawnError) else e.strerror
+            self.say.line(0, "init: error: hook %s: %s" % (" ".join(argv), text))
+            code = 127 if getattr(e, "errno", 0) == errno.ENOENT else 126
+            if not self.failed(code, "hook %s" % " ".join(argv)):
+                done()
+            return
+
+        def died(wstat):
+            code = exit_code(wstat)
+            self.say.info("hook %s exited %d" % (" ".join(argv), code))
+            if code == 0 or not self.failed(code, "hook %s" % " ".join(argv)):
+                done()
+
+        self.loop.watch_child(pid, died)
+
+    def fix_attrs(self, done):
+        directory = self.user_dir("fix-attrs.d")
+        try:
+            names = sorted(n for n in os.listdir(directory) if not n.startswith("."))
+        except OSError:
+            done()
+            return
+        names = [n for n in names if not os.path.isdir(os.path.join(directory, n))]
+        self.say.stage("fix-attrs.d", "applying ownership & permissions fixes...")
+        state = {"failures": 0}
+
+        def one():
+            if self.sequence.cancelled:
+                return
+            if not names:
+                self.say.stage("fix-attrs.d", "done.")
+                if state["failures"] and self.failed(1, "fix-attrs.d"):
+                    return
+                done()
+                return
+            name = names.pop(0)
+            self.say.stage("fix-attrs.d", "%s: applying... " % name)
+
+            def report(message):
+                self.say.stage("fix-attrs.d", "%s: %s" % (name, message), level=1)
+
+            failures = fixattrs.apply_file(os.path.join(directory, name),
+                                           hidden=self.settings.fix_attrs_hidden, report=report)
+            state["failures"] += failures
+            self.say.stage("fix-attrs.d", "%s: exited %d." % (name, 1 if failures else 0))
+            self.loop.call_soon(lambda: self.init.guard("fix-attrs.d", one))
+
+        one()
+
+    def cont_init(self, done):
+        directory = self.user_dir("cont-init.d")
+        if not os.path.isdir(directory):
+            done()
+            return
+        self.say.stage("cont-init.d", "executing container initialization scripts...")
+        stop_first = self.settings.behaviour_if_stage2_fails >= 2
+        runner = ScriptRunner(self.init, directory, "cont-init.d", stop_on_failure=stop_first)
+
+        def finished(results):
+            self.say.stage("cont-init.d", "done.")
+            for name, code in results:
+                if code and self.failed(code, "cont-init.d/%s" % name):
+                    return
+            done()
+
+        self.init.current_runner = runner
+        runner.run(finished)
+
+    def services(self, done):
+        directory = self.user_dir("services.d")
+        if not os.path.isdir(directory):
+            done()
+            return
+        self.say.stage("services.d", "starting services")
+        self.started = []
+        for name in sorted(os.listdir(directory)):
+            if name.startswith("."):
+                continue
+            src = os.path.join(directory, name)
+            if not os.path.isdir(src):
+                self.say.stage("services.d", "%s: not a directory, ignored" % name, level=1)
+                continue
+            if not os.path.isfile(os.path.join(src, "run")):
+                self.say.stage("services.d", "%s: no run file, ignored" % name, level=1)
+                continue
+            dst = os.path.join(self.paths.scandir, name)
+            try:
+                copy_service(src, dst)
+            except OSError as e:
+                self.say.stage("services.d", "%s: unable to copy it to %s: %s"
+                               % (name, dst, e.strerror or e), level=0)
+                continue
+            self.started.append(name)
+        self.init.scanner.scan()
+        done()
+
+    def wait_for_services(self, done):
+        if not (self.settings.cmd_wait_for_services and self.init.cmd_argv and self.started):
+            self._services_done(done)
+            return
+        services = self.init.scanner.services()
+        waiting = {}
+        for name in self.started:
+            service = services.get(name)
+            if service is None or os.path.exists(os.path.join(self.paths.scandir, name, "down")):
+                continue
+            ready = os.path.exists(os.path.join(self.paths.scandir, name, "notification-fd"))
+            waiting[name] = (service, ready)
+        self.waiting = waiting
+        self._wait_done = done
+        for name, (service, _) in waiting.items():
+            self._listen(service)
+        maxtime = self.settings.cmd_wait_for_services_maxtime
+        if maxtime:
+            self._wait_timer = self.loop.call_later(maxtime / 1000.0, self._wait_expired)
+        self._check_wait()
+
+    def _listen(self, service):
+        """Be told of the service's events.  The engine has no listener API yet: wrap the
+        instance's `notify` (every u/U/d/D event goes through it)."""
+        original = service.notify
+
+        def notify(events):
+            original(events)
+            self.loop.call_soon(lambda: self.init.guard("waiting for services", self._check_wait))
+
+        service.notify = notify
+
+    def _check_wait(self):
+        if self._wait_done is None or self.waiting is None:
+            return
+        for name in list(self.waiting):
+            service, ready = self.waiting[name]
+            st = service.status
+            if st.pid and not st.finishing and (st.ready or not ready):
+                del self.waiting[name]
+        if not self.waiting:
+            if self._wait_timer is not None:
+                self._wait_timer.cancel()
+                self._wait_timer = None
+            done, self._wait_done = self._wait_done, None
+            self._services_done(done)
+
+    def _wait_expired(self):
+        self._wait_timer = None
+        if self._wait_done is None:
+            return
+        names = sorted(self.waiting)
+        self.say.stage("services.d", "timed out after %d ms waiting for: %s"
+                       % (self.settings.cmd_wait_for_services_maxtime, " ".join(names)), level=1)
+        done, self._wait_done = self._wait_done, None
+        self.waiting = None
+        if self.failed(99, "waiting for services"):
+            return
+        self._services_done(done)
+
+    def _services_done(self, done):
+        if os.path.isdir(self.user_dir("services.d")):
+            self.say.stage("services.d", "done.")
+        done()
+
+    # ------------------------------------------------------------------ end
+
+    def finished(self):
+        if self.failure and self.settings.behaviour_if_stage2_fails == 1:
+            self.say.line(1, BANNER.rstrip("\n"))
+        self.init.stage2_done()

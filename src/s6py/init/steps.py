@@ -1,0 +1,47 @@
+"""Event-driven sequences: a stage is a list of named steps run one after another on the loop.
+
+A step is a function taking `done`; it starts its work (maybe a child process, maybe a timer)
+and returns at once; whoever finishes the work calls `done()`.  Between two steps control
+goes back to the loop, so a signal that arrives during any step is handled before the next
+one starts, and `cancel()` (stage 3 starting) makes every later `done()` a no-op.
+"""
+
+__all__ = ["Steps"]
+
+
+class Steps:
+    def __init__(self, loop, steps, on_done, guard):
+        self.loop = loop
+        self.steps = list(steps)
+        self.on_done = on_done
+        self.guard = guard          # guard(name, function, *args): run it, one line if it raises
+        self.current = None
+        self.cancelled = False
+        self._token = None
+
+    def start(self):
+        self.loop.call_soon(self._next)
+
+    def cancel(self):
+        self.cancelled = True
+        self._token = None
+
+    def _next(self):
+        if self.cancelled:
+            return
+        if not self.steps:
+            self.current = None
+            self.guard("end of sequence", self.on_done)
+            return
+        name, function = self.steps.pop(0)
+        self.current = name
+        token = self._token = object()
+
+        def done():
+            if self.cancelled or self._token is not token:
+                return
+            self._token = None
+            self.loop.call_soon(self._next)
+
+        if not self.guard(name, function, done):
+            done()  # the step blew up: say so (the guard did) and go on with the next one
