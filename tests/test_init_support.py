@@ -99,16 +99,16 @@ class Box:
     def start(self, cmd=(), env=None, run_opts="mode=0755", run_mount=True, user=None,
               ro_root=False, stdin=subprocess.DEVNULL, extra_fds=False, cwd=None, stdout=subprocess.PIPE,
               stderr=subprocess.PIPE):
-        lines = ["set -e"]
+        lines = ["set -e", "sys=/usr/sbin:/usr/bin:/sbin:/bin"]
         if ro_root:
-            lines += ['mount --bind "$R" "$R"', 'mount -o remount,ro,bind "$R"']
+            lines += ['PATH=$sys mount --bind "$R" "$R"', 'PATH=$sys mount -o remount,ro,bind "$R"']
         if run_mount:
-            lines.append('mount -t tmpfs -o "%s" tmpfs "$R/run"' % run_opts)
+            lines.append('PATH=$sys mount -t tmpfs -o "%s" tmpfs "$R/run"' % run_opts)
         if extra_fds:
             lines.append("exec 3</dev/null 4</dev/null 5</dev/null 6</dev/null 7</dev/null 8</dev/null 9</dev/null")
         prefix = ""
         if user is not None:
-            prefix = "setpriv --reuid=%d --regid=%d --clear-groups " % user
+            prefix = "/usr/bin/setpriv --reuid=%d --regid=%d --clear-groups " % user
         lines.append('exec %s"$INIT" "$@"' % prefix)
         env = self.environ(env)
         env["R"] = self.root
