@@ -355,7 +355,10 @@ def test_a_service_directory_deleted_while_running_does_not_hurt_the_others(thei
     tool(theirs, "s6-svwait", "-u", "-t", "3000", good)
     init.signal(signal.SIGTERM)
     assert init.wait(10) == 0
-    assert "Traceback" not in init.output[1].decode()
+    err = init.output[1].decode()
+    assert "Traceback" not in err
+    assert len([line for line in err.splitlines() if "doomed" in line]) == 1, err
+    assert "was removed" in err
 
 
 def test_not_pid1_svscan_becomes_the_subreaper_of_orphans(ours, theirs, scandir):

@@ -167,6 +167,8 @@ class Service:
         self.stdin = stdin
         self.stdout = stdout
         self.on_exit = on_exit
+        self.root = self.path          # where files are reached; see _open_dir()
+        self._dir_fd = None
         self.files = ServiceFiles(self.path, name)
         self.status = svstatus.Status()
         self.state = State.DOWN
@@ -188,7 +190,12 @@ class Service:
         Raises OSError (or BlockingIOError when another supervisor holds the lock);
         the caller reports it.
         """
-        self._control_init()
+        self._open_dir()
+        try:
+            self._control_init()
+        except OSError:
+            self._close_dir()
+            raise
         try:
             fifodir.make(self._p("event"))
         except OSError:
@@ -210,7 +217,34 @@ class Service:
         self.set_deadline(0)
 
     def _p(self, *parts):
-        return os.path.join(self.path, *parts)
+        return os.path.join(self.root, *parts)
+
+    def _open_dir(self):
+        """Hold the service directory open and reach it through /proc/self/fd/N.
+
+        s6-supervise chdir()s into its directory, so a service whose directory is renamed
+        (moved out of the scan directory, then pruned) keeps updating status and events
+        in the moved directory.  One process cannot chdir into every service; a held
+        directory fd gives the same "follow the directory, not the name" behaviour.
+        Without /proc we fall back to the path.
+        """
+        self._dir_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        root = "/proc/self/fd/%d" % self._dir_fd
+        self.root = root if os.path.isdir(root) else self.path
+        self.files.path = self.root
+
+    def _close_dir(self):
+        if self._dir_fd is not None:
+            _close(self._dir_fd)
+            self._dir_fd = None
+        self.root = self.files.path = self.path
+
+    def removed(self):
+        """True once the service directory has been deleted (not merely renamed)."""
+        try:
+            return os.stat(self.root).st_nlink == 0
+        except OSError:
+            return True
 
     def _control_init(self):
         supervise = self._p("supervise")
@@ -257,6 +291,7 @@ class Service:
             self._child_pid = 0
         self.notify(b"x")
         self._release()
+        self._close_dir()
         if self._devnull is not None:
             _close(self._devnull)
             self._devnull = None
@@ -274,7 +309,7 @@ class Service:
     def announce(self):
         """Rewrite supervise/status (atomically), as s6's announce()."""
         try:
-            svstatus.write(self.path, self.status)
+            svstatus.write(self.root, self.status)
         except OSError as e:
             warn("s6-svscan: warning: %s: unable to write status file: %s" % (self.name, e.strerror))
 
@@ -318,7 +353,16 @@ class Service:
     def _on_child(self, wstat):
         self._child_pid = 0
         self._last_wstat = wstat
+        if self.removed():
+            self._vanished()
+            return
         self.fire(Event.CHLD)
+
+    def _vanished(self):
+        """The directory was deleted under us: say so once and end this supervision."""
+        warn("s6-svscan: warning: %s: service directory %s was removed - no longer supervised"
+             % (self.name, self.path))
+        self.bail()
 
     def _on_notify(self):
         """Readiness: a newline on the notification pipe (data before it is ignored)."""
@@ -465,6 +509,9 @@ class Service:
     def try_start(self):
         """Spawn ./run NAME; on failure say why once and retry after a back-off."""
         self.cancel_deadline()
+        if self.removed():
+            self._vanished()
+            return
         lock = None
         lock_fd = self.files.read_uint("lock-fd")
         if lock_fd is not None:
@@ -475,7 +522,7 @@ class Service:
                 if _is_locked(self._p(SERVICE_LOCK)):
                     warn("s6-svscan: warning: %s: another instance of the service is already"
                          " running, child will block" % self.name)
-                lock = (lock_fd, self._p(SERVICE_LOCK))
+                lock = (lock_fd, SERVICE_LOCK)
         notif = self.files.read_uint("notification-fd")
         if notif is not None and notif > 1023:
             warn("s6-svscan: warning: %s: invalid notification-fd, ignoring it" % self.name)
@@ -491,12 +538,12 @@ class Service:
             if notif is not None:
                 notify_pipe = os.pipe2(os.O_CLOEXEC)
                 fds[notif] = notify_pipe[1]
-            pid = spawn(["./run", self.name], cwd=self.path, stdin=stdin, stdout=stdout,
+            pid = spawn(["./run", self.name], cwd=self.root, stdin=stdin, stdout=stdout,
                         fds=fds, lock=lock)
         except SpawnError as e:
             self._close_pair(notify_pipe)
             warn("s6-svscan: warning: %s: %s - waiting %d seconds"
-                 % (self.name, e.describe().replace(self.path + "/", "").replace("./run", "run"), SPAWN_RETRY))
+                 % (self.name, e.describe().replace("./run", "run"), SPAWN_RETRY))
             self.set_deadline(SPAWN_RETRY)
             return
         except OSError as e:
@@ -577,10 +624,10 @@ class Service:
         try:
             stdin, stdout = self._stdio()
             pid = spawn(["./finish", str(code), str(sig), self.name, str(pgid)],
-                        cwd=self.path, stdin=stdin, stdout=stdout)
+                        cwd=self.root, stdin=stdin, stdout=stdout)
         except SpawnError as e:
             if not (e.step == "exec" and e.errno == errno.ENOENT and not self.files.exists("finish")):
-                warn("s6-svscan: warning: %s: %s" % (self.name, e.describe().replace(self.path + "/", "")))
+                warn("s6-svscan: warning: %s: %s" % (self.name, e.describe()))
             self.set_down_and_ready(b"dD")
             return False
         except OSError as e:
