@@ -29,6 +29,9 @@ LAUNCHER = os.path.join(REPO, "bin", "s6py")
 from s6py.cli import COMMANDS  # noqa: E402
 
 
+UNSHARE_ARGV = ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "--mount", "--propagation", "private", "--"]
+
+
 class Result:
     def __init__(self, code, out, err):
         self.code = code
@@ -96,9 +99,9 @@ class Box:
         e.update(env or {})
         return {k: v for k, v in e.items() if v is not None}
 
-    def start(self, cmd=(), env=None, run_opts="mode=0755", run_mount=True, user=None,
-              ro_root=False, stdin=subprocess.DEVNULL, extra_fds=False, cwd=None, stdout=subprocess.PIPE,
-              stderr=subprocess.PIPE):
+    def command(self, cmd=(), env=None, run_opts="mode=0755", run_mount=True, user=None,
+                ro_root=False, extra_fds=False):
+        """(argv, env) of the wrapper that becomes PID 1 (mounts, then exec /init CMD...)."""
         lines = ["set -e", "sys=/usr/sbin:/usr/bin:/sbin:/bin"]
         if ro_root:
             lines += ['PATH=$sys mount --bind "$R" "$R"', 'PATH=$sys mount -o remount,ro,bind "$R"']
@@ -113,8 +116,12 @@ class Box:
         env = self.environ(env)
         env["R"] = self.root
         env["INIT"] = self.init
-        return Pid1(["/bin/sh", "-c", "\n".join(lines), "sh"] + list(cmd), env=env, cwd=cwd or self.root,
-                    stdin=stdin, stdout=stdout, stderr=stderr)
+        return ["/bin/sh", "-c", "\n".join(lines), "sh"] + list(cmd), env
+
+    def start(self, cmd=(), env=None, stdin=subprocess.DEVNULL, cwd=None, stdout=subprocess.PIPE,
+              stderr=subprocess.PIPE, **kw):
+        argv, env = self.command(cmd, env, **kw)
+        return Pid1(argv, env=env, cwd=cwd or self.root, stdin=stdin, stdout=stdout, stderr=stderr)
 
     def run(self, cmd=(), timeout=15, **kw):
         with self.start(cmd, **kw) as c:

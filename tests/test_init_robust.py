@@ -1,0 +1,250 @@
+"""/init under stress: signals at any moment, orphans, terminals, leaked fds, non-root,
+read-only roots and malformed inputs."""
+
+import os
+import pty
+import random
+import select
+import signal
+import subprocess
+import time
+
+import pytest
+
+from test_init_support import UNSHARE_ARGV, box_fixture, inside, read, wait_file
+
+box = box_fixture()
+
+
+def catches_term(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    except OSError:
+        pass
+    return False
+
+
+def test_term_at_100_random_points_of_boot_is_never_lost(box):
+    box.file("etc/fix-attrs.d/00", "%s true root 0644 0755\n" % box.path("data"))
+    for i in range(3):
+        box.script("etc/cont-init.d/%02d" % i, "sleep 0.01\n")
+    box.service("a", "exec sleep 100\n")
+    box.service("b", "exec sleep 100\n", log="exec cat >/dev/null\n")
+    box.script("etc/cont-finish.d/00", "true\n")
+    rng = random.Random(1234)
+    hung = []
+    for trial in range(100):
+        with box.start(["sleep", "100"]) as c:
+            deadline = time.monotonic() + 5
+            while not catches_term(c.pid) and time.monotonic() < deadline:
+                time.sleep(0.0005)
+            time.sleep(rng.uniform(0, 0.12))
+            c.signal(signal.SIGTERM)
+            try:
+                code = c.wait(5)
+            except subprocess.TimeoutExpired:
+                hung.append(trial)
+                continue
+            assert code == 0, (trial, c.output)
+    assert not hung, hung
+
+
+def test_1000_orphan_zombies_are_reaped(box):
+    program = (
+        "import os, time\n"
+        "for i in range(1000):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        if os.fork() == 0:\n"
+        "            os._exit(0)\n"
+        "        os._exit(0)\n"
+        "    os.waitpid(pid, 0)\n"
+        "def zombies():\n"
+        "    n = 0\n"
+        "    for p in os.listdir('/proc'):\n"
+        "        try:\n"
+        "            if p.isdigit() and open('/proc/%s/stat' % p).read().rsplit(')', 1)[1].split()[0] == 'Z': n += 1\n"
+        "        except OSError: pass\n"
+        "    return n\n"
+        "deadline = time.monotonic() + 3\n"
+        "while zombies() and time.monotonic() < deadline: time.sleep(0.01)\n"
+        "print('zombies', zombies())\n"
+    )
+    r = box.run(["python3", "-c", program], timeout=30)
+    assert r.code == 0 and "zombies 0" in r.out, r
+
+
+def test_fds_3_to_9_are_not_inherited(box):
+    box.service("svc", 'ls /proc/self/fd > "$S6PY_ROOT/data/svcfds"; exec sleep 100\n')
+    box.script("etc/cont-init.d/00", 'ls /proc/self/fd > "$S6PY_ROOT/data/initfds"\n')
+    r = box.run(["sh", "-c", 'while ! test -s "$S6PY_ROOT/data/svcfds"; do sleep 0.01; done; ls /proc/self/fd'],
+                extra_fds=True)
+    assert r.code == 0, r
+    # ls itself holds one fd (3) open on /proc/self/fd
+    assert r.out.split() == ["0", "1", "2", "3"], r
+    assert read(box.path("data/svcfds")).split() == ["0", "1", "2", "3"]
+    assert read(box.path("data/initfds")).split() == ["0", "1", "2", "3"]
+
+
+def _pty_session(box, cmd, steps, env=None, timeout=10):
+    """Run /init CMD on a new terminal; STEPS is a list of (expect, send).  Returns
+    (exit code, transcript)."""
+    argv, env = box.command(cmd, env)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(box.root)
+        os.execve(UNSHARE_ARGV[0], UNSHARE_ARGV + argv, env)
+    transcript = b""
+    deadline = time.monotonic() + timeout
+
+    def read_until(token):
+        nonlocal transcript
+        while token.encode() not in transcript:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("never saw %r in %r" % (token, transcript))
+            r, _, _ = select.select([fd], [], [], left)
+            if r:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    raise AssertionError("terminal closed before %r: %r" % (token, transcript))
+                transcript += data
+
+    try:
+        for expect, send in steps:
+            if expect:
+                read_until(expect)
+            if send:
+                if send == "\x03":
+                    time.sleep(0.2)
+                os.write(fd, send.encode())
+        while True:
+            left = deadline - time.monotonic()
+            r, _, _ = select.select([fd], [], [], max(left, 0))
+            if not r:
+                break
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            transcript += data
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status), transcript.decode("utf-8", "replace")
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        os.close(fd)
+
+
+def test_interactive_shell_on_a_terminal_ctrl_c_gives_130(box):
+    code, text = _pty_session(box, ["sh", "-i"], [
+        ("# ", "echo hi-$((40+2))\n"),
+        ("hi-42", "sleep 30\n"),
+        (None, "\x03"),
+        ("# ", "exit $?\n"),
+    ])
+    assert code == 130, text
+    assert "[cmd] sh exited 130" in text
+
+
+def test_ctrl_c_goes_to_the_cmd_not_to_pid_1(box):
+    box.script("etc/cont-finish.d/00", "echo finish-ran\n")
+    code, text = _pty_session(box, ["sleep", "30"], [("[services.d] done.", "\x03")])
+    assert code == 130, text
+    assert "[cmd] sleep exited 130" in text and "finish-ran" in text
+
+
+def test_job_control_does_not_stop_pid_1(box):
+    # ^Z stops the CMD's group; PID 1 stays alive and stops the container on TERM
+    code, text = _pty_session(box, ["sh", "-i"], [
+        ("# ", "sleep 30\n"),
+        (None, "\x1a"),
+        ("# ", "kill %1; exit 3\n"),
+    ])
+    assert code == 3, text
+
+
+def test_use_terminal(box):
+    code, text = _pty_session(box, ["sh", "-c", "echo on-the-tty"], [], env={"S6_CMD_USE_TERMINAL": "1"})
+    assert code == 0 and "on-the-tty" in text, text
+
+
+def test_non_root_with_a_writable_run(box):
+    os.chmod(box.path("data"), 0o777)
+    box.service("svc", 'id -u > "$S6PY_ROOT/data/svc-uid"; exec sleep 100\n',
+                finish='exit 0\n')
+    box.script("etc/cont-init.d/00", 'id -u > "$S6PY_ROOT/data/init-uid"\n')
+    r = box.run(["sh", "-c", 'while ! test -s "$S6PY_ROOT/data/svc-uid"; do sleep 0.01; done; id -u; '
+                 '"$S6PY_ROOT/run/s6/basedir/bin/halt"; sleep 5; exit 9'],
+                user=(65534, 65534), run_opts="mode=0755,uid=65534,gid=65534")
+    assert r.code == 0, r  # halted: the exitcode file's 0, not the CMD's 9
+    assert r.out.split() == ["65534"]
+    assert read(box.path("data/svc-uid")).strip() == "65534"
+    assert read(box.path("data/init-uid")).strip() == "65534"
+
+
+def test_non_root_with_a_run_it_cannot_write(box):
+    r = box.run(["true"], user=(65534, 65534))
+    assert r.code == 100, r
+    assert r.err.startswith("init: fatal: ") and "not writable by uid 65534" in r.err, r
+
+
+def test_read_only_root_writes_nothing_outside_run(box):
+    os.unlink(box.path("var/run"))
+    os.mkdir(box.path("var/run"))
+    box.service("svc", 'touch "$S6PY_ROOT/run/svc-ran"; exec sleep 100\n')
+    box.script("etc/cont-init.d/00", 'echo ro-init\n')
+    before = sorted(os.walk(box.root))
+    r = box.run(["sh", "-c", 'while ! test -e "$S6PY_ROOT/run/svc-ran"; do sleep 0.01; done; echo done'],
+                ro_root=True, env={"S6_READ_ONLY_ROOT": "1"})
+    assert r.code == 0 and "ro-init" in r.out and "done" in r.out, r
+    assert "warning" not in r.err and "error" not in r.err, r
+    assert sorted(os.walk(box.root)) == before
+
+
+def test_malformed_inputs_give_clear_messages_and_never_kill_pid_1(box):
+    box.file("etc/cont-init.d/00-notexec", "#!/bin/sh\necho x\n", 0o644)
+    box.file("etc/cont-init.d/01-noshebang", "echo x\n", 0o755)
+    box.script("etc/cont-init.d/02-badinterp", "echo x\n", shebang="#!/no/such/interpreter\n")
+    box.script("etc/cont-init.d/03-garbage-env",
+               'mkdir "$S6PY_ROOT/run/s6/container_environment/ADIR"; '
+               'mkfifo "$S6PY_ROOT/run/s6/container_environment/AFIFO"\n')
+    os.makedirs(box.path("etc/cont-init.d/04-a-directory"))
+    box.file("etc/services.d/plainfile", "not a service\n")
+    os.makedirs(box.path("etc/services.d/norun"))
+    box.file("etc/fix-attrs.d/00", "garbage line here\n/nonexistent/* false root 0644 0755\n")
+    r = box.run(["sh", "-c", 'echo "cmd FOO=$FOO"'], env={"FOO": "ok", "S6_KILL_GRACETIME": "soon"})
+    assert r.code == 0, r
+    assert "cmd FOO=ok" in r.out, r
+    err = r.err
+    assert "[cont-init.d] 00-notexec: unable to exec" in err and "Permission denied" in err
+    assert "[cont-init.d] 00-notexec: exited 126." in err
+    assert "[cont-init.d] 01-noshebang: unable to exec" in err and "Exec format error" in err
+    assert "[cont-init.d] 02-badinterp: unable to exec" in err and "bad interpreter" in err
+    assert "[cont-init.d] 02-badinterp: exited 127." in err
+    assert "[cont-init.d] 04-a-directory: exited 126." in err
+    assert "[services.d] plainfile: not a directory, ignored" in err
+    assert "[services.d] norun: no run file, ignored" in err
+    assert "ADIR" in err and "AFIFO" in err
+    assert "S6_KILL_GRACETIME='soon' is not a time in ms" in err
+    assert "garbage" in err
+    assert "Traceback" not in err
+
+
+def test_a_service_that_cannot_be_started_is_reported(box):
+    box.file("etc/services.d/bad/run", "#!/bin/sh\nexec sleep 100\n", 0o644)
+    r = box.run(["sh", "-c", "sleep 0.3"])
+    assert r.code == 0, r
+    assert "bad: unable to exec run: Permission denied" in r.err, r
