@@ -255,7 +255,19 @@ class Init:
 
 
 def main(argv):
+    """`init [CMD...]`: never raises; returns the container's exit code."""
     _catch_early()
+    try:
+        return _main(argv)
+    except Exception as e:  # a bug before the loop runs: one line, and a non-zero exit
+        try:
+            os.write(2, ("init: fatal: internal error: %s: %s\n" % (type(e).__name__, e)).encode())
+        except OSError:
+            pass
+        return 111
+
+
+def _main(argv):
     from s6py.engine.loop import Loop
     from s6py.engine.reaper import become_subreaper
     from s6py.engine.spawn import sanitize_inherited_fds
@@ -270,6 +282,9 @@ def main(argv):
     say = Say(settings.verbosity)
     for problem in settings.problems:
         say.warn(problem)
+    if settings.logging:
+        say.warn("S6_LOGGING=%d: the catch-all logger is not implemented yet;"
+                 " everything goes to stdout/stderr (as S6_LOGGING=0)" % settings.logging)
     loop = Loop()
     environ[b"PATH"] = os.fsencode(settings.path)
     root_prefix = environ.get(b"S6PY_ROOT")

@@ -30,8 +30,10 @@ BANNER = "\n!!!!!\n init-stage2 failed.\n!!!!!\n"
 
 
 def copy_service(src, dst):
-    """Copy the service directory SRC to DST (symlinks kept as links, special files
-    skipped); run/finish scripts missing execute bits get them in the copy only."""
+    """Copy the service directory SRC to DST: regular files with their modes, symlinks as
+    links, sub-directories recursively; special files and old supervise/ or event/
+    state are skipped.  Modes are not "fixed": a run file must be executable (as in
+    s6-overlay 3), and the supervisor says so clearly when it is not."""
     os.mkdir(dst, 0o755)
     for name in os.listdir(src):
         s = os.path.join(src, name)
@@ -77,6 +79,7 @@ class Stage2:
 
     def start(self):
         steps = [
+            ("S6_WAIT_FOR_CLOSING_FD", self.wait_for_closing_fd),
             ("S6_STAGE2_HOOK", self.hook),
             ("fix-attrs.d", self.fix_attrs),
             ("cont-init.d", self.cont_init),
@@ -112,6 +115,40 @@ class Stage2:
         return False
 
     # ---------------------------------------------------------------- steps
+
+    def wait_for_closing_fd(self, done):
+        """S6_WAIT_FOR_CLOSING_FD=N: boot only once fd N reaches EOF (or is not open)."""
+        fd = self.settings.wait_for_closing_fd
+        if not fd:
+            done()
+            return
+        try:
+            os.fstat(fd)
+        except OSError:
+            done()
+            return
+        self.say.debug("waiting for fd %d to close" % fd)
+
+        def readable():
+            try:
+                data = os.read(fd, 4096)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data = b""
+            if data:
+                self.say.warn("data written to fd %d (S6_WAIT_FOR_CLOSING_FD), ignored" % fd)
+                return
+            self.loop.remove_reader(fd)
+            os.close(fd)
+            done()
+
+        try:
+            os.set_blocking(fd, False)
+            self.loop.add_reader(fd, readable)
+        except OSError as e:
+            self.say.warn("unable to watch fd %d: %s" % (fd, e.strerror))
+            done()
 
     def hook(self, done):
         argv = list(self.settings.stage2_hook)
