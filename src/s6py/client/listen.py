@@ -46,10 +46,12 @@ class Listen:
             try:
                 self.listeners.append(fifodir.Listener(eventdir))
             except OSError as e:
+                self.close()
                 fatal(prog, 111, "unable to subscribe to events for ", d, ": ", strerror(e))
             try:
                 st = status.read(d)
             except (OSError, ValueError) as e:
+                self.close()  # leave no stale FIFO behind, as s6-ftrigrd cleans up
                 fatal(prog, 111, "unable to s6_svstatus_read: ",
                       strerror(e) if isinstance(e, OSError) else os.strerror(32))
             self.up.append(bool(st.pid) and not st.finishing)
