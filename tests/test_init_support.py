@@ -152,9 +152,11 @@ def inside(c, path):
     return "/proc/%d/root%s" % (c.pid, path)
 
 
-def nsexec(c, argv, env=None):
-    """Run ARGV inside C's mount and pid namespaces (as `docker exec` would); return the code."""
-    return subprocess.call(["nsenter", "--mount", "--pid", "--target", str(c.pid), "--"] + list(argv), env=env)
+def nsexec(c, argv, env=None, pid=False):
+    """Run ARGV inside C's mount namespace (and pid namespace: then it dies with the
+    container, as `docker exec` would); return the code."""
+    ns = ["--mount", "--pid"] if pid else ["--mount"]
+    return subprocess.call(["nsenter"] + ns + ["--target", str(c.pid), "--"] + list(argv), env=env)
 
 
 def wait_file(path, timeout=5.0):

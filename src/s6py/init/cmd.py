@@ -54,6 +54,27 @@ class CmdError(Exception):
         return "%s: %s" % (name, os.strerror(self.errno))
 
 
+def _execvpe(argv, env):
+    """execvp with ENV's PATH, as the shell searches it: the first "real" error (EACCES,
+    ENOEXEC...) wins over "not found".  (os.execvpe does the same but imports `warnings`
+    in the child, a millisecond on every container start.)"""
+    name = argv[0]
+    if "/" in name:
+        os.execve(name, argv, env)
+    path = env.get(b"PATH", b"/usr/bin:/bin")
+    saved = None
+    last = None
+    for directory in path.split(b":"):
+        candidate = os.path.join(directory or b".", os.fsencode(name))
+        try:
+            os.execve(candidate, argv, env)
+        except OSError as e:
+            last = e
+            if e.errno not in (errno.ENOENT, errno.ENOTDIR) and saved is None:
+                saved = e
+    raise saved or last or OSError(errno.ENOENT, os.strerror(errno.ENOENT), name)
+
+
 def _child(argv, env, cwd, tty, stdout, err_w):
     """In the forked child: never returns."""
     step = 0
@@ -82,7 +103,7 @@ def _child(argv, env, cwd, tty, stdout, err_w):
             os.dup2(stdout, 1)
             os.dup2(stdout, 2)
         step = 0
-        os.execvpe(argv[0], argv, env)
+        _execvpe(argv, env)
     except OSError as e:
         code = e.errno or errno.EIO
     except BaseException:
