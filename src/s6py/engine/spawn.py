@@ -7,9 +7,9 @@
   * detaches the signal wake-up fd so a signal arriving before exec cannot write into the
     parent's pipe;
   * starts a new session (or only a new process group);
-  * installs exactly the fds asked for (0, 1, 2 and e.g. a notification fd) and nothing
-    else: everything else is close-on-exec (Python opens every fd CLOEXEC; fds inherited
-    from our own parent are marked CLOEXEC by `sanitize_inherited_fds()` at start-up);
+  * installs exactly the fds asked for (0, 1, 2 and e.g. a notification fd) and closes
+    every other one: Python opens fds CLOEXEC already, but an embedding program (or our
+    own parent) may hold inheritable ones, and a supervisor must not leak them;
   * optionally takes a blocking POSIX lock on a file at a given fd (s6's `lock-fd`).
 If exec (or any of these steps) fails, the child writes errno and the failing step into a
 CLOEXEC pipe and exits 127; the parent reads that pipe until EOF (EOF = exec succeeded)
@@ -93,6 +93,20 @@ def _child_signals():
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
+def _close_others(keep):
+    """Close every fd not in KEEP (close_range(2) when the kernel has it: one syscall)."""
+    try:
+        top = os.sysconf("SC_OPEN_MAX")
+    except (OSError, ValueError):
+        top = 65536
+    low = 0
+    for fd in sorted(keep):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, max(top, low))
+
+
 def _child_fds(fds):
     """Install FDS ({target: source}) in the child; sources may collide with targets."""
     moved = {}
@@ -153,6 +167,7 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
                 os.chdir(cwd)
             step = 2
             _child_fds(wanted)
+            _close_others(set(wanted) | {0, 1, 2, err_w})
             if lock is not None:
                 step = 4
                 import fcntl

@@ -1,0 +1,105 @@
+"""spawn(): fd and signal hygiene, and exec failures reported as one clear line."""
+
+import os
+import signal
+
+import pytest
+
+from s6py.engine.spawn import SpawnError, spawn
+
+
+def wait(pid):
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def output_of(argv, **kwargs):
+    r, w = os.pipe2(os.O_CLOEXEC)
+    pid = spawn(argv, stdout=w, **kwargs)
+    os.close(w)
+    data = b""
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(r)
+    return wait(pid), data.decode()
+
+
+def test_only_requested_fds_reach_the_child():
+    leaked = os.open("/dev/null", os.O_RDONLY)
+    os.set_inheritable(leaked, True)  # an inheritable fd of the embedding program
+    r, w = os.pipe2(os.O_CLOEXEC)
+    code, out = output_of(["/bin/ls", "/proc/self/fd"], fds={5: r})
+    assert code == 0
+    assert sorted(int(x) for x in out.split()) == [0, 1, 2, 3, 5]  # 3: ls's own directory fd
+    for fd in (leaked, r, w):
+        os.close(fd)
+
+
+def test_fd_targets_may_collide_with_sources():
+    ends = {}
+    for label, where in ((b"A", 40), (b"B", 41)):
+        r, w = os.pipe()
+        os.write(w, label)
+        os.close(w)
+        os.dup2(r, where)
+        os.close(r)
+        ends[label] = where
+    code, out = output_of(["/usr/bin/python3", "-Sc", "import os; print(os.read(40, 9), os.read(41, 9))"],
+                          fds={40: 41, 41: 40})
+    os.close(40)
+    os.close(41)
+    assert (code, out) == (0, "b'B' b'A'\n")
+
+
+def test_new_session_and_cwd_and_argv(tmp_path):
+    code, out = output_of(["/bin/sh", "-c", 'echo "$0 $1"; pwd; ps -o sid= -p $$; echo $$', "zero", "one"],
+                          cwd=str(tmp_path))
+    lines = out.splitlines()
+    assert lines[0] == "zero one"
+    assert lines[1] == str(tmp_path)
+    assert lines[2].strip() == lines[3]
+
+
+def test_signal_mask_is_emptied_and_dispositions_reset():
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])
+    old = signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    try:
+        code, out = output_of(["/bin/grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"])
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGUSR1])
+        signal.signal(signal.SIGUSR2, old)
+    assert sorted(out.split()) == sorted(["SigIgn:", "0000000000000000", "SigBlk:", "0000000000000000"])
+
+
+@pytest.mark.parametrize("content, mode, expected", [
+    (None, 0o755, "No such file or directory"),
+    ("#!/bin/sh\n", 0o644, "Permission denied"),
+    ("\x7fELF garbage", 0o755, "Exec format error"),
+    ("#!/nonexistent/interpreter\n", 0o755, "bad interpreter"),
+])
+def test_exec_failures_are_described_in_one_line(tmp_path, content, mode, expected):
+    prog = tmp_path / "run"
+    if content is not None:
+        prog.write_text(content)
+        prog.chmod(mode)
+    with pytest.raises(SpawnError) as info:
+        spawn(["./run"], cwd=str(tmp_path))
+    line = info.value.describe()
+    assert "\n" not in line
+    assert expected in line
+    assert "./run" in line
+
+
+def test_a_fifo_is_not_a_program(tmp_path):
+    os.mkfifo(tmp_path / "run")
+    with pytest.raises(SpawnError) as info:
+        spawn(["./run"], cwd=str(tmp_path))
+    assert "not a regular file" in info.value.describe()
+
+
+def test_missing_cwd_is_reported_as_such(tmp_path):
+    with pytest.raises(SpawnError) as info:
+        spawn(["/bin/true"], cwd=str(tmp_path / "nope"))
+    assert info.value.step == "chdir"
