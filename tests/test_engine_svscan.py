@@ -382,3 +382,23 @@ def test_not_pid1_svscan_becomes_the_subreaper_of_orphans(ours, theirs, scandir)
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def test_an_idle_supervisor_never_wakes_up(ours, theirs, scandir):
+    for name in ("a", "b"):
+        make_service(scandir, name, log="exec cat > /dev/null\n" if name == "a" else None)
+    proc = subprocess.Popen([str(ours / "s6-svscan"), str(scandir)], stderr=subprocess.PIPE)
+    try:
+        for name in ("a", "b"):
+            wait_up(theirs, os.path.join(scandir, name))
+        time.sleep(0.2)
+
+        def switches():
+            with open("/proc/%d/status" % proc.pid) as f:
+                return [line for line in f if "ctxt_switches" in line]
+        before = switches()
+        time.sleep(1.5)
+        assert switches() == before
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
