@@ -248,3 +248,19 @@ def test_a_service_that_cannot_be_started_is_reported(box):
     r = box.run(["sh", "-c", "sleep 0.3"])
     assert r.code == 0, r
     assert "bad: unable to exec run: Permission denied" in r.err, r
+
+
+def test_term_during_a_cont_init_script_stops_the_boot_there(box):
+    box.script("etc/cont-init.d/00", 'touch "$S6PY_ROOT/data/00-started"; exec sleep 100\n')
+    box.script("etc/cont-init.d/01", 'touch "$S6PY_ROOT/data/01-ran"\n')
+    box.service("svc", 'touch "$S6PY_ROOT/data/svc-ran"; exec sleep 100\n')
+    box.script("etc/cont-finish.d/00", "echo finish-ran\n")
+    with box.start(["sh", "-c", 'touch "$S6PY_ROOT/data/cmd-ran"']) as c:
+        wait_file(box.path("data/00-started"))
+        t = time.monotonic()
+        c.signal(signal.SIGTERM)
+        assert c.wait(10) == 0
+        assert time.monotonic() - t < 1.5
+        assert "finish-ran" in c.output[0].decode()
+    for name in ("01-ran", "svc-ran", "cmd-ran"):
+        assert not os.path.exists(box.path("data/" + name)), name

@@ -46,7 +46,7 @@ class ScriptRunner:
     stop_on_failure: stop after the first non-zero exit.
     timeout_ms: per-script limit (0 = none)."""
 
-    def __init__(self, init, directory, bracket, timeout_ms=0, stop_on_failure=False):
+    def __init__(self, init, directory, bracket, timeout_ms=0, stop_on_failure=False, active=None):
         self.init = init
         self.loop = init.loop
         self.say = init.say
@@ -54,6 +54,7 @@ class ScriptRunner:
         self.bracket = bracket
         self.timeout_ms = timeout_ms
         self.stop_on_failure = stop_on_failure
+        self.active = active or (lambda: True)   # False: the stage was cancelled, start nothing more
         self.results = []
         self.pid = None
         self.current = None
@@ -66,6 +67,8 @@ class ScriptRunner:
         self._next()
 
     def _next(self):
+        if not self.active():
+            return
         if not self.names or (self.stop_on_failure and self.results and self.results[-1][1]):
             self._done(self.results)
             return
@@ -86,7 +89,8 @@ class ScriptRunner:
             return
         self.pid = pid
         self.current = name
-        self.loop.watch_child(pid, lambda wstat, name=name: self._died(name, wstat))
+        self.loop.watch_child(pid, lambda wstat, name=name: self.init.guard(
+            self.bracket, self._died, name, wstat))
         if self.timeout_ms:
             self._timer = self.loop.call_later(self.timeout_ms / 1000.0, self._expired)
 
@@ -110,4 +114,4 @@ class ScriptRunner:
     def _finished(self, name, code):
         self.say.stage(self.bracket, "%s: exited %d." % (name, code))
         self.results.append((name, code))
-        self.loop.call_soon(self._next)
+        self.loop.call_soon(lambda: self.init.guard(self.bracket, self._next))

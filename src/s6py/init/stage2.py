@@ -95,6 +95,7 @@ class Stage2:
         if self._wait_timer is not None:
             self._wait_timer.cancel()
             self._wait_timer = None
+        self._wait_done = None
 
     # ------------------------------------------------------------- failures
 
@@ -215,7 +216,8 @@ class Stage2:
             return
         self.say.stage("cont-init.d", "executing container initialization scripts...")
         stop_first = self.settings.behaviour_if_stage2_fails >= 2
-        runner = ScriptRunner(self.init, directory, "cont-init.d", stop_on_failure=stop_first)
+        runner = ScriptRunner(self.init, directory, "cont-init.d", stop_on_failure=stop_first,
+                              active=lambda: not self.sequence.cancelled)
 
         def finished(results):
             self.say.stage("cont-init.d", "done.")
@@ -224,7 +226,6 @@ class Stage2:
                     return
             done()
 
-        self.init.current_runner = runner
         runner.run(finished)
 
     def services(self, done):
