@@ -5,7 +5,7 @@ Kept apart from the command so other tools (a `status` verb, tests) print the sa
 
 import os
 
-from s6py.wire import signames, tai64n
+from s6py.wire import tai64n
 
 
 def _seconds(now, stamp):
@@ -51,7 +51,7 @@ class State:
             return str(self._signum())
         if name == "signal":
             sig = self._signum()
-            return "NA" if sig == -1 else signames.name(sig)
+            return "NA" if sig == -1 else _signame(sig)
         if name == "updownsince":
             return tai64n.label(self.stamp)
         if name == "readysince":
@@ -69,7 +69,7 @@ class State:
             parts = ["up (pid %d) " % st.pid]
         elif os.WIFSIGNALED(w):
             sig = os.WTERMSIG(w)
-            parts = ["down (signal %s) " % (sig if numeric else signames.name(sig))]
+            parts = ["down (signal %s) " % (sig if numeric else _signame(sig))]
         else:
             parts = ["down (exitcode %d) " % os.WEXITSTATUS(w)]
         parts.append("%d seconds" % _seconds(self.now, self.stamp))
@@ -86,6 +86,13 @@ class State:
         if st.ready:
             parts.append(", ready %d seconds" % _seconds(self.now, st.readystamp))
         return "".join(parts)
+
+
+def _signame(number):
+    # imported on demand: the signal module pulls in enum, a few ms of start-up
+    from s6py.wire import signames
+
+    return signames.name(number)
 
 
 def _bool(b):

@@ -33,12 +33,17 @@ def main(argv):
         records = deathtally.read_last(args[0], limit)
     except OSError as e:
         fatal(PROG, 111, "unable to read death tally for service ", args[0], ": ", strerror(e))
-    from s6py.wire import signames, tai64n
+    from s6py.wire import tai64n
 
     lines = []
     for stamp, code, sig in records:
         if sig:
-            what = "signal %s" % (sig if numeric else signames.name(sig))
+            if numeric:
+                what = "signal %d" % sig
+            else:
+                from s6py.wire import signames
+
+                what = "signal %s" % signames.name(sig)
         else:
             what = "exitcode %d" % code
         lines.append("%s %s\n" % (tai64n.label(stamp), what))
