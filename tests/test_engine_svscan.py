@@ -402,3 +402,23 @@ def test_an_idle_supervisor_never_wakes_up(ours, theirs, scandir):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(10)
+
+
+def test_lock_fd_gives_the_service_a_held_lock_and_warns_about_a_second_instance(theirs, scandir, svscan):
+    svc = make_service(scandir, "a", files={"lock-fd": "5\n"})
+    init = svscan()
+    pid = init.host_pid(wait_up(theirs, svc))
+    assert os.readlink("/proc/%d/fd/5" % pid) == os.path.join(svc, "supervise", "service-lock")
+    inode = os.stat(os.path.join(svc, "supervise", "service-lock")).st_ino
+    with open("/proc/locks") as f:
+        assert any((":%d " % inode) in line and "WRITE" in line for line in f)
+
+
+def test_sigquit_takes_loggers_down_too(theirs, scandir, svscan):
+    svc = make_service(scandir, "a", log="exec cat > /dev/null\n")
+    init = svscan()
+    wait_up(theirs, os.path.join(svc, "log"))
+    init.signal(signal.SIGQUIT)
+    assert init.wait(10) == 0
+    wstat = svstatus.read(os.path.join(svc, "log")).wstat
+    assert os.WIFSIGNALED(wstat) and os.WTERMSIG(wstat) == signal.SIGTERM
