@@ -338,3 +338,22 @@ def test_without_receive_signals_term_stops_and_cmd_is_terminated(box):
         time.sleep(0.3)
         c.signal(signal.SIGTERM)
         assert c.wait(10) == 0
+
+
+def test_logging_1_and_2_warn_and_log_to_stdout(box):
+    r = box.run(["sh", "-c", "echo out"], env={"S6_LOGGING": "1"})
+    assert r.code == 0 and r.out == "out\n", r
+    assert "S6_LOGGING=1: the catch-all logger is not implemented yet" in r.err
+
+
+def test_wait_for_closing_fd(box):
+    fifo = box.path("data/fifo")
+    os.mkfifo(fifo)
+    with box.start(["sh", "-c", 'echo cmd-started'], env={"S6_WAIT_FOR_CLOSING_FD": "5"},
+                   pre=['exec 5<"%s"' % fifo]) as c:
+        w = os.open(fifo, os.O_WRONLY)   # lets the wrapper's open of the read end finish
+        time.sleep(0.4)
+        assert c.process.poll() is None, "booted before fd 5 was closed"
+        os.close(w)
+        assert c.wait(10) == 0
+        assert "cmd-started" in c.output[0].decode()

@@ -100,7 +100,7 @@ class Box:
         return {k: v for k, v in e.items() if v is not None}
 
     def command(self, cmd=(), env=None, run_opts="mode=0755", run_mount=True, user=None,
-                ro_root=False, extra_fds=False):
+                ro_root=False, extra_fds=False, pre=()):
         """(argv, env) of the wrapper that becomes PID 1 (mounts, then exec /init CMD...)."""
         lines = ["set -e", "sys=/usr/sbin:/usr/bin:/sbin:/bin"]
         if ro_root:
@@ -109,6 +109,7 @@ class Box:
             lines.append('PATH=$sys mount -t tmpfs -o "%s" tmpfs "$R/run"' % run_opts)
         if extra_fds:
             lines.append("exec 3</dev/null 4</dev/null 5</dev/null 6</dev/null 7</dev/null 8</dev/null 9</dev/null")
+        lines += list(pre)
         prefix = ""
         if user is not None:
             prefix = "/usr/bin/setpriv --reuid=%d --regid=%d --clear-groups " % user
