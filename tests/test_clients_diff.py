@@ -83,6 +83,11 @@ class Tree:
         return self.service(**spec), self.service(**spec)
 
     def stop(self):
+        # supervisors left behind (s6-svscanctl -b leaves them running): down and out
+        for name in os.listdir(self.path):
+            d = os.path.join(self.path, name)
+            if not name.startswith(".") and has_reader(os.path.join(d, "supervise", "control")):
+                subprocess.run([self.theirs("s6-svc"), "-dx", d], stderr=subprocess.DEVNULL)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -95,6 +100,17 @@ class Tree:
             pass
         self.proc.wait()
         self.log.close()
+        # our one-process scanner leaves its services orphaned after -b: end them too
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cwd = os.readlink("/proc/%s/cwd" % pid)
+            except OSError:
+                continue
+            if cwd.startswith(self.path + "/"):
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
 
 
 def _key(spec):
