@@ -8,6 +8,9 @@ import time
 
 import pytest
 
+#: signals 32 and 33 are the C library's own; glibc's posix_spawn cannot reset them
+LIBC_RESERVED = (1 << 31) | (1 << 32)
+
 from s6py.engine.loop import Loop
 
 
@@ -107,4 +110,6 @@ def test_children_start_with_default_dispositions_even_if_we_inherited_ignored_o
         "os.waitpid(pid, 0)\n" % os.path.join(os.path.dirname(os.path.dirname(__file__)), "src"))
     out = subprocess.run(["sh", "-c", 'trap "" INT HUP USR2; exec "$0" -c "$1"', sys.executable, script],
                          capture_output=True, text=True, check=True).stdout
-    assert sorted(out.split()) == sorted(["SigIgn:", "0000000000000000", "SigBlk:", "0000000000000000"])
+    fields = dict(zip(out.split()[::2], out.split()[1::2]))
+    assert int(fields["SigBlk:"], 16) == 0
+    assert int(fields["SigIgn:"], 16) & ~LIBC_RESERVED == 0

@@ -7,6 +7,9 @@ import pytest
 
 from s6py.engine.spawn import SpawnError, spawn
 
+#: signals 32 and 33 are the C library's own; glibc's posix_spawn cannot reset them
+LIBC_RESERVED = (1 << 31) | (1 << 32)
+
 
 def wait(pid):
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
@@ -26,15 +29,26 @@ def output_of(argv, **kwargs):
     return wait(pid), data.decode()
 
 
-def test_only_requested_fds_reach_the_child():
-    leaked = os.open("/dev/null", os.O_RDONLY)
-    os.set_inheritable(leaked, True)  # an inheritable fd of the embedding program
-    r, w = os.pipe2(os.O_CLOEXEC)
-    code, out = output_of(["/bin/ls", "/proc/self/fd"], fds={5: r})
-    assert code == 0
+def test_only_requested_fds_reach_the_child_even_inherited_ones():
+    """A process that inherited an open fd (here 77) passes only 0, 1, 2 and fds={5: ...}."""
+    import subprocess
+    import sys
+
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    script = ("import sys, os; sys.path.insert(0, %r)\n"
+              "from s6py.engine.spawn import spawn\n"
+              "r, w = os.pipe2(os.O_CLOEXEC)\n"
+              "pid = spawn(['/bin/ls', '/proc/self/fd'], fds={5: r})\n"
+              "os.waitpid(pid, 0)\n" % src)
+    inherited = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(inherited, 77)
+    try:
+        out = subprocess.run([sys.executable, "-c", script], pass_fds=(77,), capture_output=True,
+                             text=True, check=True).stdout
+    finally:
+        os.close(inherited)
+        os.close(77)
     assert sorted(int(x) for x in out.split()) == [0, 1, 2, 3, 5]  # 3: ls's own directory fd
-    for fd in (leaked, r, w):
-        os.close(fd)
 
 
 def test_fd_targets_may_collide_with_sources():
@@ -70,7 +84,9 @@ def test_signal_mask_is_emptied_and_dispositions_reset():
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGUSR1])
         signal.signal(signal.SIGUSR2, old)
-    assert sorted(out.split()) == sorted(["SigIgn:", "0000000000000000", "SigBlk:", "0000000000000000"])
+    fields = dict(zip(out.split()[::2], out.split()[1::2]))
+    assert int(fields["SigBlk:"], 16) == 0
+    assert int(fields["SigIgn:"], 16) & ~LIBC_RESERVED == 0
 
 
 @pytest.mark.parametrize("content, mode, expected", [
@@ -103,3 +119,18 @@ def test_missing_cwd_is_reported_as_such(tmp_path):
     with pytest.raises(SpawnError) as info:
         spawn(["/bin/true"], cwd=str(tmp_path / "nope"))
     assert info.value.step == "chdir"
+
+
+def test_fork_path_same_hygiene_and_even_libc_signals_default():
+    """session="pgrp" (and lock=...) take the fork path; it resets every disposition."""
+    old = signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    try:
+        code, out = output_of(["/bin/sh", "-c", 'grep -E "^Sig(Ign|Blk)" /proc/self/status;'
+                               ' ps -o pgid= -p $$; echo $$; ls /proc/self/fd'], session="pgrp")
+    finally:
+        signal.signal(signal.SIGUSR2, old)
+    lines = out.split("\n")
+    fields = dict(line.split(":\t") for line in lines[:2])
+    assert int(fields["SigIgn"], 16) == 0 and int(fields["SigBlk"], 16) == 0
+    assert lines[2].strip() == lines[3]
+    assert sorted(int(x) for x in lines[4:] if x) == [0, 1, 2, 3]

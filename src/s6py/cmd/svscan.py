@@ -94,7 +94,7 @@ def main(argv):
     except OSError as e:
         return _die(111, "unable to set up %s/.s6-svscan: %s" % (scandir, e.strerror))
     _install_signals(loop, scanner, abort)
-    scanner.scan()
+    loop.call_soon(scanner.scan)  # inside the loop's guard: a bad tree cannot kill us
     if notif is not None:
         try:
             os.write(notif, b"\n")
