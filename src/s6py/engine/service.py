@@ -200,6 +200,7 @@ class Service:
             fifodir.make(self._p("event"))
         except OSError:
             self._release()
+            self._close_dir()
             raise
         self._ftrig_clean()
         try:

@@ -143,10 +143,11 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
     lock     (fd, path): open PATH for writing at FD and wait for a POSIX lock on it.
     """
     program = path or argv[0]
-    wanted = dict(fds or {})
+    wanted = {}
     for target, source in ((0, stdin), (1, stdout), (2, stderr)):
         if source is not None:
             wanted[target] = source
+    wanted.update(fds or {})  # e.g. notification-fd 1 replaces the log pipe, as in s6
     environ = os.environ if env is None else env
     if lock is None and _posix_spawn_usable(session):
         return _spawn_fast(program, argv, cwd, environ, wanted, session)
