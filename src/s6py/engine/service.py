@@ -622,6 +622,11 @@ class Service:
         else:
             code, sig = os.WEXITSTATUS(wstat), 0
         pgid = self.status.pid
+        if not self.files.exists("finish"):
+            # s6 just tries the spawn; a failed posix_spawn still costs a whole clone, which
+            # is most of our -d -> D latency, so look first.
+            self.set_down_and_ready(b"dD")
+            return False
         try:
             stdin, stdout = self._stdio()
             pid = spawn(["./finish", str(code), str(sig), self.name, str(pgid)],
