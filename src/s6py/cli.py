@@ -115,7 +115,13 @@ INIT = {
     "halt": "init.halt:main",
 }
 
-COMMANDS = {**SUPERVISION, **EXECLINE, **LOGGING, **INIT}
+# Project verbs: reached as `s6py VERB` / `python3 -m s6py VERB` only; the overlay tarball
+# gives them no /command or /usr/bin link (building an overlay is not a job for an image).
+PROJECT = {
+    "build-overlay": "build.overlay:main",
+}
+
+COMMANDS = {**SUPERVISION, **EXECLINE, **LOGGING, **INIT, **PROJECT}
 
 USAGE = "usage: s6py COMMAND [ARGS...]\ncommands: "
 

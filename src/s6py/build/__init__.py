@@ -1,0 +1,1 @@
+"""Packaging: the overlay tarball (`s6py build-overlay`)."""

@@ -1,0 +1,238 @@
+"""`s6py build-overlay --output FILE`: the tarball to extract at `/` of an image.
+
+Layout (docs/install.md):
+
+    init                                    sh: finds python3, runs the launcher with `init`
+    package/admin/s6py -> s6py-VERSION
+    package/admin/s6py-VERSION/command/s6py the launcher (sh + Python in one file)
+    package/admin/s6py-VERSION/lib/s6py/    the package (*.py only)
+    command/NAME -> ../package/admin/s6py/command/s6py            every command
+    usr/bin/NAME -> ../../command/NAME      s6-*, execlineb, ... (USR_BIN below)
+    etc/{fix-attrs.d,cont-init.d,cont-finish.d,services.d}/, etc/s6-overlay/s6-rc.d/
+
+Rules that make `tar xzf FILE -C /` safe on any distribution: no entry for a directory
+that every distribution already has (`.`, `etc`, `usr`, `usr/bin`, and never `bin`, `sbin`,
+`lib`), so extracting never replaces a distro's directory metadata or its `/bin -> usr/bin`
+symlink; only our own directories and files have entries.  Every link is relative, so the
+tree also works extracted under any directory.
+
+Deterministic: entries sorted, owner 0:0 (root/root), fixed modes, one fixed mtime
+(SOURCE_DATE_EPOCH when set, else MTIME), gzip header without name and with mtime 0.
+"""
+
+import gzip
+import io
+import os
+import sys
+import tarfile
+
+from s6py import __version__
+from s6py import cli
+
+# 2024-01-01T00:00:00Z: a fixed date so that the same sources give the same bytes.
+MTIME = 1704067200
+
+# Directories that exist in every distribution: never written into the tarball.
+SYSTEM_DIRS = ("etc", "usr", "usr/bin")
+
+EMPTY_DIRS = ("etc/fix-attrs.d", "etc/cont-init.d", "etc/cont-finish.d", "etc/services.d",
+              "etc/s6-overlay", "etc/s6-overlay/s6-rc.d")
+
+# Commands not linked into /usr/bin although they are execline commands: shell keywords
+# and builtins (a link would only confuse `command -v`, `env NAME`, `find -exec NAME`), and
+# names that distributions already ship (`import` is ImageMagick's).  They stay in /command,
+# and execlineb runs them in-process whatever PATH says.
+USR_BIN_EXCLUDED = frozenset((
+    "case", "cd", "exec", "exit", "export", "if", "shift", "trap", "umask", "wait",
+    "import",
+))
+
+# Non-execline, non-s6-* commands that get a /usr/bin link (v1/v2 shebangs and docs use them).
+USR_BIN_EXTRA = ("execlineb", "with-contenv", "printcontenv", "logutil-service",
+                 "logutil-newfifo", "fix-attrs", "with-retries")
+
+LAUNCHER = r"""#!/bin/sh
+''':'
+# sh reads this part, Python sees a string.  Find python3 (PATH, then /usr/bin, then
+# /usr/local/bin) and run this file with it; $0 keeps the command name (a /command link).
+IFS=:
+set -f
+for d in $PATH /usr/bin /usr/local/bin; do
+  case $d in /*) [ -x "$d/python3" ] && exec "$d/python3" -I -S "$0" "$@" ;; esac
+done
+echo "${0##*/}: fatal: python3 not found (looked on PATH, /usr/bin, /usr/local/bin); s6py needs Python >= 3.9" >&2
+exit 127
+'''
+import os
+import sys
+
+if sys.version_info < (3, 9):
+    sys.stderr.write("%s: fatal: s6py needs Python >= 3.9, this is %s\n"
+                     % (os.path.basename(sys.argv[0]), sys.version.split()[0]))
+    sys.exit(127)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lib"))
+from s6py.cli import main  # noqa: E402
+
+sys.exit(main())
+"""
+
+INIT = r"""#!/bin/sh
+# s6py's /init: find python3 (PATH, then /usr/bin, then /usr/local/bin) and start the init.
+case $0 in */*) top=${0%/*} ;; *) top=. ;; esac
+IFS=:
+set -f
+for d in $PATH /usr/bin /usr/local/bin; do
+  case $d in /*) [ -x "$d/python3" ] && exec "$d/python3" -I -S "$top/package/admin/s6py/command/s6py" init "$@" ;; esac
+done
+echo "init: fatal: python3 not found (looked on PATH, /usr/bin, /usr/local/bin); s6py needs Python >= 3.9 in the image" >&2
+exit 127
+"""
+
+
+def command_names():
+    """Every command that gets a /command link (project verbs such as build-overlay do not)."""
+    return sorted(name for name in cli.COMMANDS if name not in cli.PROJECT)
+
+
+def usr_bin_names():
+    """The commands linked from /usr/bin (see USR_BIN_EXCLUDED)."""
+    names = set()
+    for name in command_names():
+        if name.startswith("s6-") or name in USR_BIN_EXTRA:
+            names.add(name)
+        elif name in cli.EXECLINE and name not in USR_BIN_EXCLUDED:
+            names.add(name)
+    return sorted(names)
+
+
+def package_files(src):
+    """(relative path, absolute path) of every .py file of the package under SRC, sorted."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(src):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith("."))
+        for f in filenames:
+            if f.endswith(".py"):
+                full = os.path.join(dirpath, f)
+                out.append((os.path.relpath(full, src), full))
+    return sorted(out)
+
+
+class _Tar:
+    def __init__(self, fileobj, mtime):
+        self.tar = tarfile.open(fileobj=fileobj, mode="w", format=tarfile.GNU_FORMAT)
+        self.mtime = mtime
+        self.names = set()
+
+    def _info(self, name, kind, mode):
+        assert name not in self.names, name
+        top = name.split("/")[0]
+        assert name not in SYSTEM_DIRS and top not in ("bin", "sbin", "lib"), name
+        self.names.add(name)
+        info = tarfile.TarInfo("./" + name)
+        info.type = kind
+        info.mode = mode
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        info.mtime = self.mtime
+        return info
+
+    def dir(self, name):
+        self.tar.addfile(self._info(name, tarfile.DIRTYPE, 0o755))
+
+    def file(self, name, data, mode):
+        info = self._info(name, tarfile.REGTYPE, mode)
+        info.size = len(data)
+        self.tar.addfile(info, io.BytesIO(data))
+
+    def symlink(self, name, target):
+        info = self._info(name, tarfile.SYMTYPE, 0o777)
+        info.linkname = target
+        self.tar.addfile(info)
+
+    def close(self):
+        self.tar.close()
+
+
+def entries(src, version=__version__):
+    """The tarball's entries as (kind, name, payload, mode), sorted by name."""
+    pkg = "package/admin/s6py-" + version
+    out = [("dir", "package", None, 0), ("dir", "package/admin", None, 0),
+           ("dir", pkg, None, 0), ("dir", pkg + "/command", None, 0), ("dir", pkg + "/lib", None, 0),
+           ("symlink", "package/admin/s6py", "s6py-" + version, 0),
+           ("file", pkg + "/command/s6py", LAUNCHER.encode(), 0o755),
+           ("file", "init", INIT.encode(), 0o755),
+           ("dir", "command", None, 0)]
+    dirs = set()
+    for rel, full in package_files(src):
+        parts = rel.split(os.sep)
+        for i in range(len(parts)):
+            d = "/".join([pkg, "lib", "s6py"] + parts[:i])
+            if d not in dirs:
+                dirs.add(d)
+                out.append(("dir", d, None, 0))
+        with open(full, "rb") as f:
+            out.append(("file", "/".join([pkg, "lib", "s6py"] + parts), f.read(), 0o644))
+    for name in command_names():
+        out.append(("symlink", "command/" + name, "../package/admin/s6py/command/s6py", 0))
+    for name in usr_bin_names():
+        out.append(("symlink", "usr/bin/" + name, "../../command/" + name, 0))
+    for d in EMPTY_DIRS:
+        out.append(("dir", d, None, 0))
+    return sorted(out, key=lambda e: e[1])
+
+
+def build(output, src=None, mtime=None):
+    """Write the tarball to OUTPUT (a path); return its size in bytes."""
+    if src is None:
+        src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if mtime is None:
+        mtime = int(os.environ.get("SOURCE_DATE_EPOCH") or MTIME)
+    raw = io.BytesIO()
+    tar = _Tar(raw, mtime)
+    for kind, name, payload, mode in entries(src):
+        if kind == "dir":
+            tar.dir(name)
+        elif kind == "file":
+            tar.file(name, payload, mode)
+        else:
+            tar.symlink(name, payload)
+    tar.close()
+    packed = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=packed, compresslevel=9, mtime=0) as gz:
+        gz.write(raw.getvalue())
+    data = packed.getvalue()
+    tmp = output + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, output)
+    return len(data)
+
+
+USAGE = "usage: s6py build-overlay --output FILE\n"
+
+
+def main(argv):
+    args = argv[1:]
+    output = None
+    while args:
+        a = args.pop(0)
+        if a in ("-o", "--output") and args:
+            output = args.pop(0)
+        elif a.startswith("--output="):
+            output = a[len("--output="):]
+        elif a in ("-h", "--help"):
+            sys.stdout.write(USAGE)
+            return 0
+        else:
+            sys.stderr.write("build-overlay: fatal: unexpected argument: %s\n" % a + USAGE)
+            return 100
+    if not output:
+        sys.stderr.write("build-overlay: fatal: --output FILE is required\n" + USAGE)
+        return 100
+    try:
+        size = build(output)
+    except OSError as e:
+        sys.stderr.write("build-overlay: fatal: unable to write %s: %s\n" % (output, e.strerror or e))
+        return 111
+    sys.stdout.write("%s: %d bytes\n" % (output, size))
+    return 0

@@ -1,0 +1,174 @@
+"""The overlay tarball (`s6py build-overlay`): layout, determinism, usr-merge safety, relocation.
+
+The containers that use it are in tests/test_e2e_*.py; these tests need no container engine.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+CHROOT = shutil.which("chroot", path="/usr/sbin:/sbin:/usr/bin:/bin") or "chroot"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "src"))
+
+from s6py import cli  # noqa: E402
+from s6py.build import overlay  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tarball(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("overlay") / "s6py-overlay.tar.gz")
+    overlay.build(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def members(tarball):
+    with tarfile.open(tarball) as t:
+        return {m.name: m for m in t.getmembers()}
+
+
+def test_same_sources_same_bytes(tarball, tmp_path):
+    again = str(tmp_path / "again.tar.gz")
+    overlay.build(again)
+    with open(tarball, "rb") as a, open(again, "rb") as b:
+        assert a.read() == b.read()
+
+
+def test_size_is_under_150_kb(tarball):
+    assert os.path.getsize(tarball) <= 150 * 1024
+
+
+def test_no_entry_for_directories_every_distribution_has(members):
+    for name in ("./", ".", "./etc", "./etc/", "./usr", "./usr/", "./usr/bin", "./usr/bin/",
+                 "./bin", "./sbin", "./lib", "./var", "./run"):
+        assert name not in members
+    for name in members:
+        assert name.startswith("./")
+        top = name[2:].split("/")[0]
+        assert top not in ("bin", "sbin", "lib", "lib64", "var", "run", "tmp")
+
+
+def test_owner_root_fixed_mtime_sane_modes(members):
+    for m in members.values():
+        assert (m.uid, m.gid, m.uname, m.gname) == (0, 0, "root", "root")
+        assert m.mtime == overlay.MTIME
+        if m.isdir():
+            assert m.mode == 0o755
+        elif m.isfile():
+            assert m.mode in (0o644, 0o755)
+        else:
+            assert m.issym()
+
+
+def test_no_tests_no_bytecode(members):
+    for name in members:
+        assert "__pycache__" not in name and not name.endswith(".pyc")
+        assert "/tests/" not in name
+
+
+def test_every_command_has_a_command_link_but_project_verbs(members):
+    for name in cli.COMMANDS:
+        link = "./command/" + name
+        if name in cli.PROJECT:
+            assert link not in members
+        else:
+            assert members[link].linkname == "../package/admin/s6py/command/s6py"
+
+
+def test_usr_bin_links_skip_shell_builtins_and_distro_names(members):
+    linked = {n[len("./usr/bin/"):] for n in members if n.startswith("./usr/bin/")}
+    for name in ("s6-svc", "s6-svscanctl", "s6-setuidgid", "s6-log", "execlineb", "with-contenv",
+                 "printcontenv", "fix-attrs", "with-retries", "foreground", "importas", "redirfd"):
+        assert name in linked
+    for name in ("if", "cd", "exec", "exit", "wait", "export", "shift", "case", "trap", "umask",
+                 "import", "init", "halt", "build-overlay"):
+        assert name not in linked
+    for name in linked:
+        assert members["./usr/bin/" + name].linkname == "../../command/" + name
+
+
+def test_etc_directories_are_there_and_empty(members):
+    for d in ("fix-attrs.d", "cont-init.d", "cont-finish.d", "services.d", "s6-overlay/s6-rc.d"):
+        assert members["./etc/" + d].isdir()
+    assert not [n for n in members if n.startswith("./etc/services.d/")]
+
+
+def test_pyproject_console_scripts_are_the_usr_bin_list():
+    with open(os.path.join(REPO, "pyproject.toml")) as f:
+        text = f.read()
+    section = text.split("[project.scripts]", 1)[1].split("\n[", 1)[0]
+    scripts = dict(re.findall(r'^"?([\w.-]+)"?\s*=\s*"([^"]+)"', section, re.M))
+    assert set(scripts.values()) == {"s6py.cli:main"}
+    assert sorted(scripts) == sorted(overlay.usr_bin_names() + ["s6py"])
+
+
+@pytest.fixture(scope="module")
+def relocated(tarball, tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("somewhere") / "deep" / "D")
+    os.makedirs(d)
+    subprocess.run(["tar", "xzf", tarball, "-C", d], check=True)
+    return d
+
+
+def test_relocated_commands_run(relocated):
+    env = {"PATH": "/usr/bin:/bin"}
+    r = subprocess.run([os.path.join(relocated, "command", "s6-echo"), "a", "b"],
+                       env=env, capture_output=True)
+    assert (r.returncode, r.stdout) == (0, b"a b\n")
+    r = subprocess.run([os.path.join(relocated, "usr", "bin", "execlineb"), "-c",
+                        "foreground { s6-echo one } s6-echo two"], env=env, capture_output=True)
+    assert (r.returncode, r.stdout) == (0, b"one\ntwo\n")
+    r = subprocess.run([os.path.join(relocated, "command", "s6-svc")], env=env, capture_output=True)
+    assert r.returncode == 100 and b"s6-svc: usage:" in r.stderr
+
+
+def test_launcher_finds_python_without_path(relocated):
+    r = subprocess.run([os.path.join(relocated, "command", "s6-echo"), "x"],
+                       env={"PATH": "/nonexistent"}, capture_output=True)
+    assert (r.returncode, r.stdout) == (0, b"x\n")
+
+
+@pytest.mark.parametrize("tar", ["tar", "busybox"])
+def test_extracting_keeps_usr_merge_symlinks(tarball, tmp_path, tar):
+    if shutil.which(tar) is None:
+        pytest.skip("%s not installed" % tar)
+    root = tmp_path / "root"
+    (root / "usr" / "bin").mkdir(parents=True)
+    (root / "usr" / "sbin").mkdir()
+    (root / "usr" / "lib").mkdir()
+    (root / "etc").mkdir()
+    os.chmod(root / "etc", 0o750)
+    for d in ("bin", "sbin", "lib"):
+        os.symlink("usr/" + d, root / d)
+    (root / "usr" / "bin" / "sh").write_text("not really\n")
+    argv = ["tar", "xzf", tarball, "-C", str(root)] if tar == "tar" else \
+        ["busybox", "tar", "xzf", tarball, "-C", str(root)]
+    subprocess.run(argv, check=True)
+    for d in ("bin", "sbin", "lib"):
+        assert os.readlink(root / d) == "usr/" + d
+    assert (root / "usr" / "bin" / "sh").read_text() == "not really\n"
+    assert os.stat(root / "etc").st_mode & 0o777 == 0o750
+    assert os.readlink(root / "usr" / "bin" / "s6-svc") == "../../command/s6-svc"
+
+
+def test_no_python_one_line_and_127(tarball, tmp_path):
+    busybox = shutil.which("busybox")
+    if busybox is None or os.geteuid() != 0:
+        pytest.skip("needs root and busybox to chroot into a tree without Python")
+    root = tmp_path / "nopy"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy(busybox, root / "bin" / "busybox")
+    os.symlink("busybox", root / "bin" / "sh")
+    subprocess.run(["tar", "xzf", tarball, "-C", str(root)], check=True)
+    for argv, prog in ((["/init", "true"], "init"), (["/command/s6-svc", "-u", "/x"], "s6-svc")):
+        r = subprocess.run([CHROOT, str(root)] + argv, env={"PATH": "/bin"}, capture_output=True)
+        assert r.returncode == 127
+        assert r.stdout == b""
+        lines = r.stderr.decode().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(prog + ": fatal: python3 not found")
