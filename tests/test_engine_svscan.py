@@ -225,11 +225,14 @@ def test_periodic_rescan_with_t(theirs, scandir, svscan):
     wait_up(theirs, c, timeout=3)
 
 
-def test_sighup_rescans(theirs, scandir, svscan):
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGALRM])
+def test_sighup_and_sigalrm_rescan(theirs, scandir, svscan, signum):
     init = svscan()
     wait_for(lambda: os.path.exists(os.path.join(scandir, ".s6-svscan", "control")))
     c = make_service(scandir, "c")
-    init.signal(signal.SIGHUP)
+    time.sleep(0.2)
+    assert not os.path.exists(os.path.join(c, "supervise"))
+    init.signal(signum)
     wait_up(theirs, c, timeout=3)
 
 
