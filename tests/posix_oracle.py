@@ -2,6 +2,10 @@
 
 import ctypes
 import ctypes.util
+import locale
+
+# s6-log never calls setlocale(): its regexps run in the C locale, bytes are bytes.
+locale.setlocale(locale.LC_ALL, "C")
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c"))
 REG_EXTENDED, REG_NOSUB, REG_NEWLINE = 1, 8, 4

@@ -50,6 +50,9 @@ class Logger:
         self.stdout_ok = any(a.kind is Act.STDOUT for e in elements for a in e.actions)
         self.simple = len(elements) == 1 and not elements[0].selections
         self.uses_f = any(s.kind is Sel.DEFAULT for e in elements for s in e.selections)
+        targets = [(a.kind, a.target if a.kind in (Act.LOGDIR, Act.STATUS) else None)
+                   for e in elements for a in e.actions]
+        self.line_major = len(set(map(repr, targets))) != len(targets)
 
     # --- the script ------------------------------------------------------------------------
 
@@ -68,7 +71,7 @@ class Logger:
                 cache[key] = p
             return p
 
-        if self.simple:
+        if self.simple and not self.line_major:
             self._act(self.elements[0].actions, lines, prefix_of)
             return
         n = len(lines)
@@ -78,6 +81,7 @@ class Logger:
             subjects = [line.split(b"\0", 1)[0] for line in lines]
         selected = [True] * n
         acted = [False] * n if self.uses_f or len(self.elements) > 1 else None
+        masks = []
         for element in self.elements:
             for sel in element.selections:
                 if sel.kind is Sel.DEFAULT:
@@ -88,15 +92,27 @@ class Logger:
                 else:
                     search = sel.regex.search
                     selected = [x and search(s) is None for x, s in zip(selected, subjects)]
+            if acted is not None:
+                acted = [a or x for a, x in zip(acted, selected)]
+            masks.append(selected)
+        if self.line_major:
+            self._act_line_major(lines, masks, prefix_of)
+            return
+        for element, selected in zip(self.elements, masks):
             if all(selected):
                 chosen = lines
             else:
                 chosen = [line for line, x in zip(lines, selected) if x]
-            if not chosen:
-                continue
-            if acted is not None:
-                acted = [a or x for a, x in zip(acted, selected)]
-            self._act(element.actions, chosen, prefix_of)
+            if chosen:
+                self._act(element.actions, chosen, prefix_of)
+
+    def _act_line_major(self, lines, masks, prefix_of):
+        """Several actions share a destination: keep s6's order, line by line."""
+        plan = [(a, prefix_of(a), m) for e, m in zip(self.elements, masks) for a in e.actions]
+        for i, line in enumerate(lines):
+            for action, pfx, mask in plan:
+                if mask[i]:
+                    self._act([action], [line], lambda _a, p=pfx: p)
 
     def _act(self, actions, lines, prefix_of):
         joined = {}
