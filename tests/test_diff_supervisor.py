@@ -81,6 +81,12 @@ class Driver:
     def ok(self, name):
         return self.run("s6-svok", self.path(name))
 
+    def raw(self, name):
+        """The status record's wait status and flags bytes, exactly (times and pid vary)."""
+        with open(os.path.join(self.path(name), "supervise", "status"), "rb") as f:
+            data = f.read()
+        self.transcript.append(("status bytes", name, len(data), data[32:35].hex()))
+
     def events(self, name, settle=0.2):
         time.sleep(settle)
         data = self.listeners[name].read()
@@ -136,7 +142,9 @@ def test_up_down_up_with_status_and_events(differential):
         d.stat("a")
         d.stat("a", "up", "wantedup", "normallyup", "ready", "paused", "exitcode", "signal")
         d.ok("a")
+        d.raw("a")
         d.svc("a", "-wD", "-T", "5000", "-d")
+        d.raw("a")
         d.stat("a")
         d.stat("a", "up", "wantedup", "ready", "exitcode", "signal", "signum")
         d.events("a")
@@ -173,6 +181,7 @@ def test_finish_exit_125_and_death_tally(differential):
         d.start()
         d.wait("a", "-D")
         d.events("a")
+        d.raw("a")
         d.stat("a")
         d.stat("a", "up", "wantedup", "exitcode")
         d.run("s6-svdt", d.path("a"))
@@ -310,4 +319,25 @@ def test_svscan_sighup_rescans_and_prunes(differential):
         d.events("b")
         d.finish()
         os.rename(d.scandir + "-gone", d.path("a"))
+    differential(scenario)
+
+
+def test_svscanctl_q_kills_loggers_too(differential):
+    def scenario(d):
+        d.service("a", log="exec cat > /dev/null\n")
+        fifodir.make(os.path.join(d.path("a"), "log", "event"))
+        d.listeners["a/log"] = fifodir.Listener(os.path.join(d.path("a"), "log", "event"))
+        d.start()
+        d.wait("a", "-u")
+        d.wait("a/log", "-u")
+        d.events("a")
+        d.events("a/log")
+        d.run("s6-svscanctl", "-q", d.scandir)
+        d.note("exit", d.init.wait(15))
+        d.init = None
+        d.events("a")
+        d.events("a/log")
+        for name in ("a", "a/log"):
+            with open(os.path.join(d.path(name), "supervise", "status"), "rb") as f:
+                d.note("status bytes", name, f.read()[32:35].hex())
     differential(scenario)
