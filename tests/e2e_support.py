@@ -240,6 +240,8 @@ def image(name, extra_run=None):
     if key in _overlay:
         return _overlay[key]
     tag = "localhost/s6py-e2e:" + name
+    if extra_run:
+        tag += "-" + hashlib.sha256(extra_run.encode()).hexdigest()[:8]
     base = base_image(name)
     ctx = tempfile.mkdtemp(prefix="s6py-e2e-ctx-")
     shutil.copy(overlay_tarball(), os.path.join(ctx, "s6py-overlay.tar.gz"))
