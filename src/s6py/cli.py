@@ -99,6 +99,8 @@ EXECLINE = {
 
 LOGGING = {
     "s6-log": "cmd.s6log:main",
+    "logutil-service": "cmd.logutil:service",
+    "logutil-newfifo": "cmd.logutil:newfifo",
 }
 
 INIT = {
