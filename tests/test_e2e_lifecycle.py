@@ -126,3 +126,20 @@ def test_image_without_python_says_so():
     r = run(img, "-c", "s6-svc -u /x; echo $?", opts=["--entrypoint", "/bin/sh"])
     assert r.stdout == "127\n"
     assert "s6-svc: fatal: python3 not found" in r.stderr
+
+
+@pytest.mark.parametrize("suite", ["bookworm", "bullseye", "trixie"])
+def test_every_module_imports_with_python3_minimal(suite):
+    """python3-minimal (the slim images' Python) lacks much of the standard library (no
+    shutil, no json, ...): every module of the package must import with it alone."""
+    code = ("import os, sys; sys.path.insert(0, '/package/admin/s6py/lib'); bad = []\n"
+            "for d, _, fs in os.walk('/package/admin/s6py/lib/s6py'):\n"
+            "    for f in sorted(fs):\n"
+            "        if f.endswith('.py') and f != '__main__.py':\n"
+            "            m = os.path.relpath(os.path.join(d, f[:-3]), '/package/admin/s6py/lib')\n"
+            "            m = m.replace('/', '.').replace('.__init__', '')\n"
+            "            try: __import__(m)\n"
+            "            except Exception as e: bad.append('%s: %r' % (m, e))\n"
+            "print('\\n'.join(bad))\n")
+    r = run(image(suite), "-I", "-S", "-c", code, opts=["--entrypoint", "python3"])
+    assert (r.returncode, r.stdout) == (0, ""), r.stdout + r.stderr

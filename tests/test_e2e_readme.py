@@ -203,8 +203,10 @@ def test_logutil_service_writes_a_rotated_log(img, tmp_path):
     tree = fixture_tree(tmp_path, {
         "etc/services.d/app/run": "#!/bin/sh\nwhile :; do echo line; sleep 0.01; done\n",
         "etc/services.d/app/log/run": "#!/bin/sh\nexec logutil-service /var/log/myapp\n",
+        # logutil-service runs s6-log as nobody: the image author gives it the directory
+        "etc/cont-init.d/logdir": "#!/bin/sh\nmkdir -p /var/log/myapp && chown nobody /var/log/myapp\n",
     })
-    with Container(img, opts=mounts(tree, "etc/services.d") + ["-e", "S6_LOGGING_SCRIPT=n3 s4096 T"]) as c:
+    with Container(img, opts=mounts(tree, "etc/services.d", "etc/cont-init.d") + ["-e", "S6_LOGGING_SCRIPT=n3 s4096 T"]) as c:
         assert c.wait_for(lambda: "@" in c.exec("sh", "-c", "ls /var/log/myapp").stdout, timeout=20)
         current = c.exec("head", "-n1", "/var/log/myapp/current").stdout
         assert current.endswith(" line\n")

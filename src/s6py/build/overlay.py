@@ -105,11 +105,17 @@ def usr_bin_names():
     return sorted(names)
 
 
+# Subpackages left out of the tarball: building overlays is done from a checkout or a pip
+# install, never inside an image (and it needs gzip, which python3-minimal lacks).
+LEFT_OUT = ("build",)
+
+
 def package_files(src):
     """(relative path, absolute path) of every .py file of the package under SRC, sorted."""
     out = []
     for dirpath, dirnames, filenames in os.walk(src):
-        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith(".")
+                             and not (dirpath == src and d in LEFT_OUT))
         for f in filenames:
             if f.endswith(".py"):
                 full = os.path.join(dirpath, f)
