@@ -224,8 +224,8 @@ def test_signals_pause_continue_and_kill(differential):
         wait_for(lambda: os.path.exists(os.path.join(d.path("a"), "got")))
         d.svc("a", "-wd", "-T", "5000", "-k")
         d.stat("a", "up", "signal", "signum", "exitcode")
+        d.wait("a", "-u")  # when is deliberately ours (docs/supervision.md): not recorded
         d.events("a")
-        d.wait("a", "-u")
         d.svc("a", "-wD", "-T", "5000", "-d")
         d.events("a")
         d.finish()
@@ -341,3 +341,21 @@ def test_svscanctl_q_kills_loggers_too(differential):
             with open(os.path.join(d.path(name), "supervise", "status"), "rb") as f:
                 d.note("status bytes", name, f.read()[32:35].hex())
     differential(scenario)
+
+
+def test_a_run_up_for_over_a_second_is_respawned_at_once_where_s6_2_11_waits_a_second(ours, theirs, tmp_path):
+    """The one deliberate timing difference (docs/supervision.md, "Restart throttle")."""
+    gaps = {}
+    for kind, binary in (("theirs", theirs("s6-svscan")), ("ours", str(ours / "s6-svscan"))):
+        scandir = tmp_path / kind
+        scandir.mkdir()
+        svc = make_service(str(scandir), "a", run="date +%s.%N >> starts\nsleep 1.05\ndate +%s.%N >> stops\nexit 0\n")
+        init = Pid1([binary, str(scandir)])
+        try:
+            starts = os.path.join(svc, "starts")
+            wait_for(lambda: os.path.exists(starts) and len(open(starts).readlines()) >= 2, timeout=6)
+            gaps[kind] = float(open(starts).read().split()[1]) - float(open(os.path.join(svc, "stops")).read().split()[0])
+        finally:
+            init.stop()
+    assert gaps["theirs"] >= 0.9, gaps
+    assert gaps["ours"] < 0.2, gaps

@@ -117,24 +117,49 @@ def test_finish_exit_125_is_a_permanent_failure(theirs, scandir, svscan):
     assert svstat(theirs, svc, "up", "wantedup", "exitcode") == "false false 1"
 
 
+def _stamps(path, count, timeout=6):
+    wait_for(lambda: os.path.exists(path) and len(open(path).readlines()) >= count, timeout=timeout)
+    return [float(x) for x in open(path).read().split()]
+
+
 def test_restart_is_throttled_to_one_per_second(theirs, scandir, svscan):
     svc = make_service(scandir, "a", run="date +%s.%N >> starts\nexit 0\n")
     svscan()
-    path = os.path.join(svc, "starts")
-    wait_for(lambda: os.path.exists(path) and len(open(path).readlines()) >= 3, timeout=6)
-    times = [float(x) for x in open(path).read().split()]
+    times = _stamps(os.path.join(svc, "starts"), 3)
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert all(gap >= 0.95 for gap in gaps), gaps
 
 
+def test_a_short_run_is_respawned_one_second_after_its_spawn_not_after_its_death(theirs, scandir, svscan):
+    svc = make_service(scandir, "a", run="date +%s.%N >> starts\nsleep 0.4\nexit 0\n")
+    svscan()
+    first, second = _stamps(os.path.join(svc, "starts"), 2)[:2]
+    assert 0.95 <= second - first < 1.3, second - first  # s6 2.11.3: 0.4 + 1 s
+
+
+def test_a_service_up_for_over_a_second_without_notification_fd_restarts_at_once(theirs, scandir, svscan):
+    svc = make_service(scandir, "a", run="date +%s.%N >> starts\nsleep 1.2\ndate +%s.%N >> stops\nexit 0\n")
+    svscan()
+    starts = _stamps(os.path.join(svc, "starts"), 2)
+    stops = _stamps(os.path.join(svc, "stops"), 1)
+    assert starts[1] - stops[0] < 0.2, (starts, stops)  # s6 2.11.3: 1 s
+
+
 def test_a_service_ready_for_over_a_second_restarts_at_once(theirs, scandir, svscan):
-    svc = make_service(scandir, "a", run="date +%s.%N >> starts\necho >&3\nsleep 1.2\nexit 0\n",
+    svc = make_service(scandir, "a", run="date +%s.%N >> starts\necho >&3\nsleep 1.2\ndate +%s.%N >> stops\nexit 0\n",
                        files={"notification-fd": "3\n"})
     svscan()
-    path = os.path.join(svc, "starts")
-    wait_for(lambda: os.path.exists(path) and len(open(path).readlines()) >= 2, timeout=6)
-    first, second = [float(x) for x in open(path).read().split()[:2]]
-    assert second - first < 1.2 + 0.5
+    starts = _stamps(os.path.join(svc, "starts"), 2)
+    stops = _stamps(os.path.join(svc, "stops"), 1)
+    assert starts[1] - stops[0] < 0.2, (starts, stops)
+
+
+def test_a_service_ready_for_less_than_a_second_waits_one_second_after_its_spawn(theirs, scandir, svscan):
+    svc = make_service(scandir, "a", run="date +%s.%N >> starts\nsleep 0.3\necho >&3\nsleep 0.3\nexit 0\n",
+                       files={"notification-fd": "3\n"})
+    svscan()
+    first, second = _stamps(os.path.join(svc, "starts"), 2)[:2]
+    assert 0.95 <= second - first < 1.3, second - first
 
 
 def test_notification_fd_marks_the_service_ready(theirs, scandir, svscan):

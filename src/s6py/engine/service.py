@@ -30,6 +30,7 @@ __all__ = ["State", "Event", "Service", "ACTIONS", "LETTER_EVENTS"]
 SPAWN_RETRY = 10       # seconds after a failed spawn of ./run (s6 2.11.3 says the same)
 SYSCALL_RETRY = 60     # seconds after a failed pipe()/fork() (as s6)
 KILL_RETRY = 5         # seconds between SIGKILLs of a process that will not die (as s6)
+RESTART_INTERVAL = 1.0  # seconds between two spawns of ./run, unless ready for longer
 FINISH_TIMEOUT_MS = 5000
 MAX_DEATH_TALLY = 4096
 SERVICE_LOCK = "supervise/service-lock"
@@ -175,6 +176,8 @@ class Service:
         self.dying = False
         self.running = False
         self.nextstart = None          # monotonic time before which ./run is not respawned
+        self._spawned_at = None        # monotonic time of the last spawn of ./run
+        self._ready_at = None          # monotonic time that run became ready (None: not yet)
         self._deadline = None
         self._notify_fd = None
         self._control_fds = None
@@ -376,7 +379,7 @@ class Service:
             except OSError:
                 data = b""
             if data and b"\n" in data:
-                self.nextstart = self.loop.time() + 1
+                self._ready_at = self.loop.time()
                 self.status.readystamp = tai64n.now()
                 self.status.ready = True
                 self.announce()
@@ -559,6 +562,9 @@ class Service:
             os.set_blocking(self._notify_fd, False)
             self.loop.add_reader(self._notify_fd, self._on_notify)
         self._watch(pid)
+        self._spawned_at = self.loop.time()
+        # without notification-fd, being up is being ready (s6 sets the flag at spawn)
+        self._ready_at = None if notify_pipe is not None else self._spawned_at
         self.nextstart = None
         self.state = State.UP
         self.status.pid = pid
@@ -610,6 +616,7 @@ class Service:
     def _run_died(self):
         """./run is dead: record it, spawn ./finish; False when there is no ./finish."""
         wstat = self._last_wstat
+        self.nextstart = self._restart_time(self.loop.time())
         self.status.wstat = wstat
         self.status.paused = False
         self.status.ready = False
@@ -651,15 +658,22 @@ class Service:
         self.notify(b"d")
         return True
 
+    def _restart_time(self, died_at):
+        """When ./run may be spawned again after a death at DIED_AT (the issue's throttle):
+        at once if the run had been ready for more than RESTART_INTERVAL, otherwise not
+        before RESTART_INTERVAL after its spawn.  (Debian's s6 2.11.3 waits a second after
+        the death of a service without notification-fd; see docs/supervision.md.)"""
+        if self._ready_at is not None and died_at - self._ready_at > RESTART_INTERVAL:
+            return died_at
+        return (died_at if self._spawned_at is None else self._spawned_at) + RESTART_INTERVAL
+
     def set_down_and_ready(self, events):
         self.status.pid = 0
         self.status.finishing = False
         self.status.ready = True
         self.state = State.DOWN
-        if self.nextstart is not None:
-            self.set_deadline_at(self.nextstart)
-        else:
-            self.set_deadline(1)
+        self.set_deadline_at(self.loop.time() + RESTART_INTERVAL if self.nextstart is None
+                             else self.nextstart)
         self.status.readystamp = tai64n.now()
         self.announce()
         self.notify(events)
