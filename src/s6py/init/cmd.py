@@ -75,7 +75,7 @@ def _execvpe(argv, env):
     raise saved or last or OSError(errno.ENOENT, os.strerror(errno.ENOENT), name)
 
 
-def _child(argv, env, cwd, tty, stdout, err_w):
+def _child(argv, env, cwd, tty, stdout, stderr, err_w):
     """In the forked child: never returns."""
     step = 0
     try:
@@ -101,7 +101,8 @@ def _child(argv, env, cwd, tty, stdout, err_w):
         step = 2
         if stdout is not None:
             os.dup2(stdout, 1)
-            os.dup2(stdout, 2)
+        if stderr is not None:
+            os.dup2(stderr, 2)
         step = 0
         _execvpe(argv, env)
     except OSError as e:
@@ -114,8 +115,9 @@ def _child(argv, env, cwd, tty, stdout, err_w):
         os._exit(127)
 
 
-def start_cmd(argv, env, cwd, tty=None, stdout=None):
-    """Start ARGV; return its pid (also its process group), or raise CmdError."""
+def start_cmd(argv, env, cwd, tty=None, stdout=None, stderr=None):
+    """Start ARGV; return its pid (also its process group), or raise CmdError.
+    STDOUT, STDERR: fds to install as 1 and 2 (None: inherited)."""
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     try:
         pid = os.fork()
@@ -125,7 +127,7 @@ def start_cmd(argv, env, cwd, tty=None, stdout=None):
         raise
     if pid == 0:
         os.close(err_r)
-        _child(argv, env, cwd, tty, stdout, err_w)
+        _child(argv, env, cwd, tty, stdout, stderr, err_w)
     os.close(err_w)
     try:
         os.setpgid(pid, pid)

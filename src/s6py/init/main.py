@@ -62,6 +62,7 @@ class Init:
         self.stage3 = None
         self.cmd_pid = None
         self.tty = None
+        self.catchall = None          # S6_LOGGING >= 1: supervision.CatchAll
         self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         self.exit_code = None
 
@@ -153,9 +154,15 @@ class Init:
                 stdout = os.open(os.ttyname(0), os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
             except OSError:
                 stdout = None
+        stderr = stdout
+        owned = stdout
+        if stdout is None and self.catchall is not None and self.settings.logging == 1:
+            # S6_LOGGING=1: the CMD keeps the container's stdout and stderr (v1/v2)
+            stdout, stderr = self.catchall.console_out, self.catchall.console_err
         name = self.cmd_argv[0]
         try:
-            pid = start_cmd(self.cmd_argv, env, self.workdir, tty=self.tty, stdout=stdout)
+            pid = start_cmd(self.cmd_argv, env, self.workdir, tty=self.tty, stdout=stdout,
+                            stderr=stderr)
         except CmdError as e:
             self.say.stage("cmd", e.describe(), level=0)
             self.cmd_exited(name, e.code)
@@ -165,8 +172,8 @@ class Init:
             self.cmd_exited(name, 126)
             return
         finally:
-            if stdout is not None:
-                os.close(stdout)
+            if owned is not None:
+                os.close(owned)
         self.cmd_pid = pid
         self.loop.watch_child(pid, lambda wstat: self.guard("cmd", self._cmd_died, name, wstat))
 
@@ -282,9 +289,6 @@ def _main(argv):
     say = Say(settings.verbosity)
     for problem in settings.problems:
         say.warn(problem)
-    if settings.logging:
-        say.warn("S6_LOGGING=%d: the catch-all logger is not implemented yet;"
-                 " everything goes to stdout/stderr (as S6_LOGGING=0)" % settings.logging)
     loop = Loop()
     environ[b"PATH"] = os.fsencode(settings.path)
     root_prefix = environ.get(b"S6PY_ROOT")
@@ -310,6 +314,17 @@ def _main(argv):
         say.fatal("unable to build the run-time tree in %s: %s%s"
                   % (paths.run, e.strerror or e, (" (%s)" % e.filename) if e.filename else ""))
         return 111
+    if settings.logging:
+        from s6py.init.supervision import CatchAll
+        catchall = CatchAll(init)
+        try:
+            catchall.setup()
+            init.catchall = catchall
+        except (OSError, LookupError) as e:
+            say.warn("S6_LOGGING=%d: unable to start the catch-all logger: %s%s:"
+                     " everything goes to stdout/stderr (as S6_LOGGING=0)"
+                     % (settings.logging, getattr(e, "strerror", None) or e,
+                        (" (%s)" % e.filename) if getattr(e, "filename", None) else ""))
     os.environ.clear()
     os.environb.update(tree_env)
     try:

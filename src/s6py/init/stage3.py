@@ -189,6 +189,10 @@ class Stage3:
             done()
             return
         self.say.stage("s6-finish", "sending all processes the TERM signal.")
+        if self.init.catchall is not None:
+            # PID 1 lets go of the catch-all pipe: the logger (which ignores this TERM)
+            # logs the last words of everyone, then ends on EOF
+            self.init.catchall.release()
         signal_everyone((signal.SIGTERM, signal.SIGCONT))
         self._wait(nothing_left, self.settings.kill_gracetime, done)
 
