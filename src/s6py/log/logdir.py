@@ -13,7 +13,6 @@ its lines wait in memory (and with `-b` the main loop stops reading stdin).
 
 import enum
 import os
-import shutil
 import signal
 import stat
 import time
@@ -63,8 +62,16 @@ def processor_shell(kind):
     """argv prefix for a `!` (execlineb -Pc) or `?` (/bin/sh -c) processor."""
     if kind == "?":
         return ["/bin/sh", "-c"]
-    found = shutil.which("execlineb") or "/usr/lib/execline/bin/execlineb"
-    return [found, "-Pc"]
+    return [_find_in_path("execlineb") or "/usr/lib/execline/bin/execlineb", "-Pc"]
+
+
+def _find_in_path(name):
+    """PATH lookup without shutil: python3-minimal images do not ship shutil."""
+    for directory in os.environ.get("PATH", "/usr/bin:/bin").split(":"):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
 
 
 class Logdir:
