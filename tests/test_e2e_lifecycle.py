@@ -140,6 +140,6 @@ def test_every_module_imports_with_python3_minimal(suite):
             "            m = m.replace('/', '.').replace('.__init__', '')\n"
             "            try: __import__(m)\n"
             "            except Exception as e: bad.append('%s: %r' % (m, e))\n"
-            "print('\\n'.join(bad))\n")
+            "sys.stdout.write('\\n'.join(bad))\n")
     r = run(image(suite), "-I", "-S", "-c", code, opts=["--entrypoint", "python3"])
     assert (r.returncode, r.stdout) == (0, ""), r.stdout + r.stderr
