@@ -368,13 +368,35 @@ def reset_signals():
 
 
 def init_process():
-    """Undo the signal dispositions the Python runtime sets, so exec'd programs inherit
-    the same state they would from a C execline."""
+    """Undo what the Python runtime did to the process state at start-up, so exec'd
+    programs inherit what they would from a C execline.
+
+    * SIGPIPE and SIGXFSZ: Python sets them to SIG_IGN unconditionally; they go back to
+      SIG_DFL (an ignored SIGPIPE/SIGXFSZ on entry cannot be told apart, see docs).
+    * SIGINT: Python installs its handler only when SIGINT was SIG_DFL; an ignored SIGINT
+      (a shell's background job) is left ignored.
+    * LC_CTYPE: PEP 538 locale coercion puts LC_CTYPE=C.UTF-8 in the environment of an
+      interpreter started in the C locale; it is dropped unless exec really gave it to us.
+    """
     import _signal as signal
-    for name in ("SIGPIPE", "SIGXFSZ", "SIGINT"):
+    for name in ("SIGPIPE", "SIGXFSZ"):
         s = getattr(signal, name, None)
         if s is not None:
             signal.signal(s, signal.SIG_DFL)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    env = os.environ
+    if "LC_CTYPE" in env and "LC_ALL" not in env:
+        try:
+            with open("/proc/self/environ", "rb") as f:
+                given = b"\0" + f.read()
+        except OSError:
+            given = None
+        if given is None:
+            if "LANG" not in env and env["LC_CTYPE"] == "C.UTF-8":
+                del env["LC_CTYPE"]
+        elif b"\0LC_CTYPE=" not in given:
+            del env["LC_CTYPE"]
 
 
 # --- environment frames (el_pushenv / el_popenv) ---------------------------------------

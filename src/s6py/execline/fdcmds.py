@@ -108,7 +108,7 @@ def fdreserve(argv):
 def redirfd(argv):
     core.PROG = "redirfd"
     usage = "redirfd -[ r | w | u | a | x ] [ -n ] [ -b ] fd file prog..."
-    opts, i = getopt(argv, "rwuacxnb", usage)
+    opts, i = getopt(argv, "rwuaxnb", usage)  # 2.9.3 has no -c (later versions do)
     flags = -1
     nonblock = change = False
     for c, _ in opts:
@@ -120,8 +120,6 @@ def redirfd(argv):
             flags = os.O_RDWR
         elif c == "a":
             flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-        elif c == "c":
-            flags = os.O_WRONLY | os.O_APPEND
         elif c == "x":
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         elif c == "n":
