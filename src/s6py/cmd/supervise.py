@@ -1,7 +1,7 @@
 """s6-supervise SERVICEDIR: supervise one service, on the same engine as s6-svscan."""
 
+import _signal as signal  # the `signal` module imports `enum`: milliseconds of start-up
 import os
-import signal
 import sys
 
 USAGE = "s6-supervise dir"

@@ -5,8 +5,8 @@ Accepted for compatibility with s6 2.11 but without effect: -c (no per-service p
 so no table to size) and -X (no s6-svscan-log special case).
 """
 
+import _signal as signal  # the `signal` module imports `enum`: milliseconds of start-up
 import os
-import signal
 import sys
 
 PROG = "s6-svscan"
@@ -22,20 +22,36 @@ def _die(code, message):
 
 
 def parse(argv):
-    """Return (rescan_ms, notif_fd, scandir); raise ValueError/GetoptError on bad usage."""
-    import getopt
-
-    opts, args = getopt.getopt(argv[1:], "c:C:L:t:d:X:")
+    """Return (rescan_ms, notif_fd, scandir); raise ValueError on bad usage."""
     rescan, notif = 0, None
-    for opt, value in opts:
+    i = 1
+    while i < len(argv):  # POSIX getopt, by hand: the getopt module imports gettext (ms)
+        word = argv[i]
+        if word == "--":
+            i += 1
+            break
+        if len(word) < 2 or word[0] != "-":
+            break
+        letter = word[1]
+        if letter not in "cCLtdX":
+            raise ValueError(word)
+        if len(word) > 2:
+            value = word[2:]
+        elif i + 1 < len(argv):
+            i += 1
+            value = argv[i]
+        else:
+            raise ValueError(word)
         if not value.isdigit():
             raise ValueError(value)
-        if opt == "-t":
+        if letter == "t":
             rescan = int(value)
-        elif opt == "-d":
+        elif letter == "d":
             notif = int(value)
             if notif < 3:
                 raise ValueError(value)
+        i += 1
+    args = argv[i:]
     if len(args) > 1:
         raise ValueError(args)
     return rescan, notif, (args[0] if args else ".")
@@ -56,11 +72,9 @@ def exec_finish(name):
 
 
 def main(argv):
-    import getopt
-
     try:
         rescan, notif, scandir = parse(argv)
-    except (ValueError, getopt.GetoptError):
+    except ValueError:
         sys.stderr.write("%s: usage: %s\n" % (PROG, USAGE))
         return 100
     try:

@@ -1,6 +1,7 @@
 """The event loop: one process, no threads, no polling.
 
-Everything the supervisor reacts to reaches it through one `selectors` call:
+Everything the supervisor reacts to reaches it through one epoll_wait (or `selectors`
+where there is no epoll):
   * file descriptors (control FIFOs, readiness pipes) -> reader callbacks;
   * signals -> `signal.set_wakeup_fd` writes the signal number into a non-blocking pipe,
     the loop reads the numbers and runs the callbacks registered with `on_signal`;
@@ -16,14 +17,65 @@ A callback that raises does not stop the loop: the traceback is written to stder
 (identical tracebacks are not repeated) and the loop carries on.  PID 1 must not die.
 """
 
+import _signal as signal  # the `signal` module imports `enum`: milliseconds of start-up
 import heapq
 import os
-import selectors
-import signal
+import select
 import sys
 import time
 
 __all__ = ["Loop", "TimerHandle"]
+
+
+class _Poller:
+    """What the loop needs of a selector, on epoll directly (the `selectors` module costs
+    a millisecond of start-up); falls back to `selectors` where there is no epoll.
+    select(timeout) returns [(fd, data)]."""
+
+    def __init__(self):
+        self._data = {}
+        if hasattr(select, "epoll"):
+            self._epoll = select.epoll()
+            self._generic = None
+        else:  # pragma: no cover - not Linux
+            import selectors
+
+            self._epoll = None
+            self._generic = selectors.DefaultSelector()
+
+    def register(self, fd, data):
+        if self._epoll is not None:
+            self._epoll.register(fd, select.EPOLLIN)
+        else:  # pragma: no cover
+            self._generic.register(fd, 1, data)
+        self._data[fd] = data
+
+    def modify(self, fd, data):
+        if self._generic is not None:  # pragma: no cover
+            self._generic.modify(fd, 1, data)
+        else:
+            try:
+                self._epoll.modify(fd, select.EPOLLIN)
+            except FileNotFoundError:  # closed and reused without remove_reader
+                self._epoll.register(fd, select.EPOLLIN)
+        self._data[fd] = data
+
+    def unregister(self, fd):
+        self._data.pop(fd, None)
+        if self._epoll is not None:
+            self._epoll.unregister(fd)
+        else:  # pragma: no cover
+            self._generic.unregister(fd)
+
+    def select(self, timeout):
+        if self._epoll is None:  # pragma: no cover
+            return [(key.fd, key.data) for key, _ in self._generic.select(timeout)]
+        data = self._data
+        # poll() rounds the timeout up to the millisecond: a deadline is never run early
+        return [(fd, data[fd]) for fd, _ in self._epoll.poll(timeout) if fd in data]
+
+    def close(self):
+        (self._epoll or self._generic).close()
 
 
 class TimerHandle:
@@ -53,7 +105,7 @@ class Loop:
     """A minimal single-threaded reactor for the supervisor (and for /init around it)."""
 
     def __init__(self):
-        self._selector = selectors.DefaultSelector()
+        self._selector = _Poller()
         self._readers = {}
         self._timers = []
         self._seq = 0
@@ -64,7 +116,7 @@ class Loop:
         self.on_orphan = None  # optional callback(pid, wstat) for unwatched children
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._previous_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, self._drain_signals)
+        self._selector.register(self._wake_r, self._drain_signals)
         self._neutralise_ignored_signals()
         signal.pthread_sigmask(signal.SIG_SETMASK, [])
         self._install(signal.SIGCHLD)
@@ -151,9 +203,9 @@ class Loop:
     def add_reader(self, fd, callback):
         """Call CALLBACK() whenever FD is readable (level-triggered)."""
         if fd in self._readers:
-            self._selector.modify(fd, selectors.EVENT_READ, callback)
+            self._selector.modify(fd, callback)
         else:
-            self._selector.register(fd, selectors.EVENT_READ, callback)
+            self._selector.register(fd, callback)
         self._readers[fd] = callback
 
     def remove_reader(self, fd):
@@ -216,9 +268,8 @@ class Loop:
             ready = self._selector.select(wait)
         except InterruptedError:
             ready = []
-        for key, _ in ready:
-            callback = key.data
-            if key.fd != self._wake_r and self._readers.get(key.fd) is not callback:
+        for fd, callback in ready:
+            if fd != self._wake_r and self._readers.get(fd) is not callback:
                 continue  # removed by an earlier callback of this iteration
             self._guard(callback)
         self._run_due_timers()

@@ -14,15 +14,14 @@ drive and read it exactly as they drive the real s6-supervise.
 its lock and FIFOs, sends the `x` event and tells its owner through `on_exit`.
 """
 
-import enum
+import _signal as signal  # the `signal` module imports `enum`: milliseconds of start-up
 import errno
 import os
-import signal
 import stat
 import sys
 
 from s6py.engine.spawn import SpawnError, spawn
-from s6py.wire import control, deathtally, fifodir, signames, tai64n
+from s6py.wire import control, deathtally, fifodir, tai64n
 from s6py.wire import status as svstatus
 
 __all__ = ["State", "Event", "Service", "ACTIONS", "LETTER_EVENTS"]
@@ -36,7 +35,39 @@ MAX_DEATH_TALLY = 4096
 SERVICE_LOCK = "supervise/service-lock"
 
 
-class State(enum.Enum):
+class _Symbols(type):
+    """A tiny stand-in for enum.Enum (whose import costs ~5 ms of every start-up): each
+    public class attribute becomes an instance of the class with .name and .value, and
+    the class iterates over them in definition order."""
+
+    def __new__(mcs, name, bases, namespace):
+        cls = super().__new__(mcs, name, bases, {k: v for k, v in namespace.items()
+                                                 if k.startswith("_")})
+        members = []
+        for key, value in namespace.items():
+            if not key.startswith("_"):
+                member = object.__new__(cls)
+                member.name, member.value = key, value
+                setattr(cls, key, member)
+                members.append(member)
+        cls._members = tuple(members)
+        return cls
+
+    def __iter__(cls):
+        return iter(cls._members)
+
+    def __len__(cls):
+        return len(cls._members)
+
+
+class _Symbol(metaclass=_Symbols):
+    __slots__ = ("name", "value")
+
+    def __repr__(self):
+        return "<%s.%s: %r>" % (type(self).__name__, self.name, self.value)
+
+
+class State(_Symbol):
     DOWN = 0        # nothing runs; a deadline may start ./run
     UP = 1          # ./run runs
     FINISH = 2      # ./finish runs
@@ -44,7 +75,7 @@ class State(enum.Enum):
     LASTFINISH = 4  # ./finish runs, and the supervisor leaves once it is done
 
 
-class Event(enum.Enum):
+class Event(_Symbol):
     TIMEOUT = "timeout"
     CHLD = "child died"
     TERM = "SIGTERM"
@@ -139,6 +170,8 @@ class ServiceFiles:
         text = self.read_line("down-signal", 16)
         if text is None:
             return signal.SIGTERM
+        from s6py.wire import signames  # imports `signal`, hence `enum`: only when needed
+
         try:
             return signames.number(text)
         except ValueError:
@@ -182,7 +215,7 @@ class Service:
         self._notify_fd = None
         self._control_fds = None
         self._lock_fd = None
-        self._devnull = None
+        self._closed_stdio = False
         self._child_pid = 0          # pid we watch (./run or ./finish), 0 if none
 
     # ---------------------------------------------------------------- life
@@ -205,7 +238,6 @@ class Service:
             self._release()
             self._close_dir()
             raise
-        self._ftrig_clean()
         try:
             fd = os.open(self._p(deathtally.FILENAME), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
             os.close(fd)
@@ -216,9 +248,16 @@ class Service:
         self.status.readystamp = self.status.stamp
         self.running = True
         self.loop.add_reader(self._control_fds[0], self._on_control)
-        self.announce()
-        self.notify(b"s")
-        self.set_deadline(0)
+        # s6-supervise announces the down state, sends `s`, then spawns at once: doing the
+        # spawn here writes the status once and sends `su` in one write (nobody can read
+        # in between, we are one thread).  The event/ notification also removes stale
+        # listener FIFOs, as ftrigw_clean does.
+        if self.status.wantup and self._spawn_run():
+            self.announce()
+            self.notify(b"su")
+        else:
+            self.announce()
+            self.notify(b"s")
 
     def _p(self, *parts):
         return os.path.join(self.root, *parts)
@@ -269,10 +308,6 @@ class Service:
         finally:
             os.umask(old)
 
-    def _ftrig_clean(self):
-        """Remove stale listener FIFOs (nobody reads them), as ftrigw_clean does."""
-        fifodir.notify(self._p("event"), b"")
-
     def _release(self):
         if self._control_fds is not None:
             self.loop.remove_reader(self._control_fds[0])
@@ -296,9 +331,6 @@ class Service:
         self.notify(b"x")
         self._release()
         self._close_dir()
-        if self._devnull is not None:
-            _close(self._devnull)
-            self._devnull = None
         if self.on_exit is not None:
             self.on_exit(self)
 
@@ -397,11 +429,11 @@ class Service:
             self._notify_fd = None
 
     def _stdio(self):
-        if self.stdin is None or self.stdout is None:
-            if self._devnull is None:
-                self._devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
-        stdin = self._devnull if self.stdin is None else self.stdin
-        return stdin, self.stdout
+        stdin = _devnull() if self.stdin is None else self.stdin
+        stdout = self.stdout
+        if stdout is None and self._closed_stdio:
+            stdout = _devnull()
+        return stdin, stdout
 
     def kill(self, signum):
         if self.status.pid:
@@ -460,6 +492,7 @@ class Service:
         """s6's closethem(): future ./finish runs with stdin and stdout on /dev/null."""
         self.stdin = None
         self.stdout = None
+        self._closed_stdio = True
 
     def want_down(self):
         self.status.wantup = False
@@ -516,6 +549,13 @@ class Service:
         if self.removed():
             self._vanished()
             return
+        if self._spawn_run():
+            self.announce()
+            self.notify(b"u")
+
+    def _spawn_run(self):
+        """Spawn ./run and record it in the status (not written); False if it failed
+        (then the warning is printed and the retry deadline armed)."""
         lock = None
         lock_fd = self.files.read_uint("lock-fd")
         if lock_fd is not None:
@@ -534,7 +574,7 @@ class Service:
         if notif is not None and notif == lock_fd:
             warn("s6-svscan: warning: %s: unable to start service: notification-fd and"
                  " lock-fd are the same" % self.name)
-            return
+            return False
         fds = {}
         notify_pipe = None
         try:
@@ -549,13 +589,13 @@ class Service:
             warn("s6-svscan: warning: %s: %s - waiting %d seconds"
                  % (self.name, e.describe().replace("./run", "run"), SPAWN_RETRY))
             self.set_deadline(SPAWN_RETRY)
-            return
+            return False
         except OSError as e:
             self._close_pair(notify_pipe)
             warn("s6-svscan: warning: %s: unable to spawn ./run: %s - waiting %d seconds"
                  % (self.name, e.strerror, SYSCALL_RETRY))
             self.set_deadline(SYSCALL_RETRY)
-            return
+            return False
         if notify_pipe is not None:
             os.close(notify_pipe[1])
             self._notify_fd = notify_pipe[0]
@@ -570,8 +610,7 @@ class Service:
         self.status.pid = pid
         self.status.ready = False
         self.status.stamp = tai64n.now()
-        self.announce()
-        self.notify(b"u")
+        return True
 
     @staticmethod
     def _close_pair(pair):
@@ -801,6 +840,17 @@ def _close(fd):
         os.close(fd)
     except OSError:
         pass
+
+
+_DEVNULL = None
+
+
+def _devnull():
+    """One /dev/null fd for every service of the process (opened once, kept open)."""
+    global _DEVNULL
+    if _DEVNULL is None:
+        _DEVNULL = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+    return _DEVNULL
 
 
 def _is_locked(path):

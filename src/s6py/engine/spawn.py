@@ -19,14 +19,13 @@ CLOEXEC pipe and exits 127; the parent reads that pipe until EOF (EOF = exec suc
 and raises SpawnError, so the caller can print one clear line.
 """
 
+import _signal as signal  # the `signal` module imports `enum`: milliseconds of start-up
 import errno as _errno
 import os
-import signal
-import struct
 
 __all__ = ["spawn", "SpawnError", "sanitize_inherited_fds", "describe_exec_error"]
 
-_REPORT = struct.Struct("=iB")
+_REPORT_SIZE = 5  # a child that could not exec writes errno (4 bytes, little-endian), step
 _STEPS = ("exec", "chdir", "set up fds", "setsid", "lock")
 
 
@@ -148,7 +147,8 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
         if source is not None:
             wanted[target] = source
     wanted.update(fds or {})  # e.g. notification-fd 1 replaces the log pipe, as in s6
-    environ = os.environ if env is None else env
+    # os.environb: the str view would decode every variable at every spawn
+    environ = (os.environb if os.supports_bytes_environ else os.environ) if env is None else env
     if lock is None and _posix_spawn_usable(session):
         return _spawn_fast(program, argv, cwd, environ, wanted, session)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -191,7 +191,7 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
         except BaseException:
             code = _errno.EIO
         try:
-            os.write(err_w, _REPORT.pack(code, step))
+            os.write(err_w, code.to_bytes(4, "little", signed=True) + bytes((step,)))
         finally:
             os._exit(127)
     os.close(err_w)
@@ -199,7 +199,7 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
         data = b""
         while True:
             try:
-                chunk = os.read(err_r, _REPORT.size)
+                chunk = os.read(err_r, _REPORT_SIZE)
             except InterruptedError:
                 continue
             if not chunk:
@@ -207,8 +207,8 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
             data += chunk
     finally:
         os.close(err_r)
-    if len(data) >= _REPORT.size:
-        code, step = _REPORT.unpack(data[:_REPORT.size])
+    if len(data) >= _REPORT_SIZE:
+        code, step = int.from_bytes(data[:4], "little", signed=True), data[4]
         _wait_quietly(pid)
         raise SpawnError(code, _STEPS[step], program if step == 0 else (cwd or program), cwd)
     return pid
