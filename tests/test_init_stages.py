@@ -340,12 +340,6 @@ def test_without_receive_signals_term_stops_and_cmd_is_terminated(box):
         assert c.wait(10) == 0
 
 
-def test_logging_1_and_2_warn_and_log_to_stdout(box):
-    r = box.run(["sh", "-c", "echo out"], env={"S6_LOGGING": "1"})
-    assert r.code == 0 and r.out == "out\n", r
-    assert "S6_LOGGING=1: the catch-all logger is not implemented yet" in r.err
-
-
 def test_wait_for_closing_fd(box):
     fifo = box.path("data/fifo")
     os.mkfifo(fifo)
