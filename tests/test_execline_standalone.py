@@ -105,3 +105,39 @@ def test_readme_finish_script_file(ours, tmp_path):
     assert run(ours, [str(f), "1"])[:2] == (0, b"stopping\n")
     assert run(ours, [str(f), "256"])[:2] == (1, b"")
     assert run(ours, [str(f), "0"])[:2] == (1, b"")
+
+
+def _syscalls(ours, tmp_path, argv, names):
+    log = tmp_path / "strace.log"
+    env = {"PATH": "%s:/usr/bin:/bin" % ours}
+    p = subprocess.run(["strace", "-f", "-qq", "-o", str(log), "-e", "trace=" + ",".join(names)] + argv,
+                       capture_output=True, env=env, timeout=20)
+    return p, log.read_text()
+
+
+@pytest.mark.parametrize("script", [
+    "background { sleep 0.4 } importas -u P ! wait -t 5000 { $P } echo done",
+    "background { sleep 0.4 } wait -o -t 5000 { } echo done",
+    "background { sleep 0.4 } importas -u P ! wait -o { 12345 $P } echo done",
+])
+def test_wait_does_not_poll(ours, tmp_path, script):
+    """wait with a deadline or a pid set sleeps on a SIGCHLD wake-up pipe: a handful of
+    wait4() calls for a 400 ms child, not one every few milliseconds."""
+    import shutil
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed")
+    p, log = _syscalls(ours, tmp_path, [str(ours / "execlineb"), "-Pc", script], ["wait4"])
+    assert p.returncode == 0 and p.stdout == b"done\n", p.stderr
+    assert log.count("wait4(") < 10, log
+
+
+def test_maximumtime_does_not_poll(ours, tmp_path):
+    import shutil
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed")
+    p, log = _syscalls(ours, tmp_path, [str(ours / "s6-maximumtime"), "5000", "sleep", "0.4"], ["wait4"])
+    assert p.returncode == 0, p.stderr
+    assert log.count("wait4(") < 10, log
+    p, log = _syscalls(ours, tmp_path, [str(ours / "s6-maximumtime"), "200", "sleep", "5"], ["wait4"])
+    assert p.returncode == 99
+    assert log.count("wait4(") < 10, log

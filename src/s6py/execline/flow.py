@@ -562,17 +562,167 @@ def forbacktickx(argv):
     return new + args[k + 1:]
 
 
+def _nothing(signum, frame):
+    pass
+
+
+class _ChildWake:
+    """Sleep until a child changes state (or a deadline), without polling: SIGCHLD gets
+    a Python handler, whose C half writes to a wake-up pipe that select() watches.
+    Installed before the first WNOHANG check, so no death can slip between the check
+    and the sleep; the previous SIGCHLD disposition is put back on exit."""
+
+    def __enter__(self):
+        import _signal as signal
+        self.signal = signal
+        self.r, self.w = os.pipe()
+        os.set_blocking(self.r, False)
+        os.set_blocking(self.w, False)
+        self.old = signal.signal(signal.SIGCHLD, _nothing)
+        self.oldfd = signal.set_wakeup_fd(self.w)
+        return self
+
+    def sleep(self, deadline):
+        """False if DEADLINE (time.monotonic() value, None: never) has passed."""
+        import select
+        import time
+        if deadline is None:
+            timeout = None
+        else:
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                return False
+        select.select([self.r], [], [], timeout)
+        try:
+            os.read(self.r, 512)
+        except (BlockingIOError, InterruptedError):
+            pass
+        return True
+
+    def __exit__(self, *exc):
+        self.signal.set_wakeup_fd(self.oldfd)
+        self.signal.signal(self.signal.SIGCHLD, self.old)
+        os.close(self.r)
+        os.close(self.w)
+
+
+def _reap(pid):
+    """(done, wait status or None): done when PID died or is not our child."""
+    try:
+        r, ws = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True, None
+    if r:
+        return True, ws
+    return False, None
+
+
+def _pid_arg(w):
+    neg = w[:1] == "-"
+    v = core.uint0(w[1:] if neg else w)
+    if v is None:
+        return None
+    return -v if neg else v
+
+
+def _wait_all(pids, deadline):
+    """Wait for every pid in PIDS (every child if empty).  Return (timed out, the
+    status of the last listed pid or None)."""
+    if deadline is None:
+        if not pids:
+            while True:
+                try:
+                    os.wait()
+                except ChildProcessError:
+                    return False, None
+                except InterruptedError:
+                    continue
+        ws = None
+        for p in pids:
+            try:
+                ws = waitpid(p)
+            except ChildProcessError:
+                ws = None
+        return False, ws
+    statuses = {}
+    pending = list(pids)
+    with _ChildWake() as wake:
+        while True:
+            if pids:
+                for p in list(pending):
+                    done, ws = _reap(p)
+                    if done:
+                        pending.remove(p)
+                        statuses[p] = ws
+                if not pending:
+                    return False, statuses.get(pids[-1])
+            else:
+                while True:
+                    try:
+                        r, _ = os.waitpid(-1, os.WNOHANG)
+                    except ChildProcessError:
+                        return False, None
+                    if not r:
+                        break
+            if not wake.sleep(deadline):
+                return True, statuses.get(pids[-1]) if pids else None
+
+
+def _wait_one(pids, deadline):
+    """Wait for one pid of PIDS (any child if empty): (timed out, pid or 0, status)."""
+    if deadline is None and not pids:
+        try:
+            p, ws = os.waitpid(-1, 0)
+            return False, p, ws
+        except ChildProcessError:
+            return False, 0, None
+    pending = list(pids)
+    with _ChildWake() as wake:
+        while True:
+            if pids:
+                for p in list(pending):
+                    try:
+                        r, ws = os.waitpid(p, os.WNOHANG)
+                    except ChildProcessError:
+                        pending.remove(p)
+                        continue
+                    if r:
+                        return False, r, ws
+                if not pending:
+                    return False, 0, None
+            else:
+                try:
+                    r, ws = os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    return False, 0, None
+                if r:
+                    return False, r, ws
+            if not wake.sleep(deadline):
+                return True, 0, None
+
+
 def wait(argv):
+    """wait [ -I | -i ] [ -a | -o ] [ -r | -t ms ] { pids... } prog...
+
+    As execline 2.9.3: without a block the arguments are the pids and wait exits with
+    the status of the last one (127: not a child, or still alive at the deadline); -o
+    waits for one and sets ! and ? (unsets them if none died); -i: a timeout is fatal
+    (99).  Sleeps on a SIGCHLD wake-up pipe, never polls."""
     core.PROG = "wait"
     usage = "wait [ -I | -i ] [ -a | -o ] [ -r | -t timeout ] { pids... } [ prog... ]"
-    opts, i = getopt(argv, "iIrt:", usage)
+    opts, i = getopt(argv, "iIaort:", usage)
     insist = False
     timeout = None
+    one = False
     for c, arg in opts:
         if c == "i":
             insist = True
         elif c == "I":
             insist = False
+        elif c == "a":
+            one = False
+        elif c == "o":
+            one = True
         elif c == "r":
             timeout = 0
         else:
@@ -580,43 +730,35 @@ def wait(argv):
             if timeout is None:
                 dieusage(usage)
     words, end = block(argv, i)
-    if end is None:
-        die(100, "unterminated block")
     pids = []
     for w in words:
-        v = core.uint0(w)
+        v = _pid_arg(w)
         if v is None:
             dieusage(usage)
         pids.append(v)
-    import time
-    deadline = None if timeout is None else time.monotonic() + timeout / 1000.0
-    pending = set(pids)
-    while True:
-        if pids:
-            for p in list(pending):
-                try:
-                    r, _ = os.waitpid(p, os.WNOHANG)
-                except ChildProcessError:
-                    r = p
-                if r:
-                    pending.discard(p)
-            if not pending:
-                break
+    deadline = None
+    if timeout is not None:
+        import time
+        deadline = time.monotonic() + timeout / 1000.0
+    if one:
+        timedout, pid, ws = _wait_one(pids, deadline)
+    else:
+        timedout, ws = _wait_all(pids, deadline)
+    if timedout and insist:
+        die(99, "unable to wait: Connection timed out")
+    if end is None:
+        if one:
+            return wait_estatus(ws) if pid else 127
+        if not pids:
+            return 127 if timedout else 0
+        return 127 if ws is None else wait_estatus(ws)
+    if one:
+        if pid:
+            os.environ["!"] = str(pid)
+            os.environ["?"] = str(wait_estatus(ws))
         else:
-            try:
-                if deadline is None:
-                    os.wait()
-                    continue
-                r, _ = os.waitpid(-1, os.WNOHANG)
-                if r:
-                    continue
-            except ChildProcessError:
-                break
-        if deadline is not None and time.monotonic() >= deadline:
-            if insist:
-                die(1, "unable to wait: Connection timed out")
-            break
-        time.sleep(0.005)
+            os.environ.pop("!", None)
+            os.environ.pop("?", None)
     rest = argv[end + 1:]
     return rest if rest else 0
 
@@ -705,18 +847,16 @@ def regerror(e):
 
 
 def trap(argv):
+    """trap [ -x ] { SIG { prog... } ... default { prog... } } prog...
+
+    As execline 2.9.3: directives are signal names/numbers or `default` (every signal
+    without a directive of its own, SIGCHLD excepted; with it -x does nothing); each
+    action runs with `!` = the pid of prog and SIGNAL = the signal number; one action
+    per signal at a time; exits with prog's approximated code when prog dies."""
     core.PROG = "trap"
     usage = "trap [ -x ] { signal { cmdline } ... } prog..."
     opts, i = getopt(argv, "x", usage)
-    xfer = False
-    timeout = 0
-    for c, arg in opts:
-        if c == "x":
-            xfer = True
-        else:
-            timeout = core.uint0(arg)
-            if timeout is None:
-                dieusage(usage)
+    xfer = bool(opts)
     args = argv[i:]
     if not args:
         dieusage(usage)
@@ -731,31 +871,39 @@ def trap(argv):
     import signal
     from ..wire.signames import number as signumber
     actions = {}
+    default = None
     k = 0
     while k < len(words):
         name = words[k]
-        try:
-            sig = 0 if name.lower() == "timeout" else signumber(name)
-        except ValueError:
-            die(100, "unrecognized directive: " + name)
+        sig = None
+        if name.lower() != "default":
+            try:
+                sig = signumber(name)
+            except ValueError:
+                die(100, "unrecognized directive: " + name)
         k += 1
         sub, send = block(words, k)
         if send is not None and not sub:
             die(100, "empty internal block for directive " + name)
         if send is None:
             die(100, "unterminated internal block for directive " + name)
-        if sig in actions:
-            die(100, "duplicate directive: " + name)
-        actions[sig] = sub
+        if sig is None:
+            if default is not None:
+                die(100, "duplicate directive: " + name)
+            default = sub
+        else:
+            if sig in actions:
+                die(100, "duplicate directive: " + name)
+            actions[sig] = sub
         k = send + 1
     rfd, wfd = os.pipe()
     os.set_blocking(wfd, False)
     os.set_blocking(rfd, False)
-    trapped = set(s for s in actions if s)
+    trapped = set(actions)
     trapped.add(signal.SIGCHLD)
-    if xfer:
+    if xfer or default is not None:
         for s in range(1, signal.NSIG):
-            if s not in (signal.SIGKILL, signal.SIGSTOP, 32, 33) and s not in actions:
+            if s not in (signal.SIGKILL, signal.SIGSTOP, 32, 33):
                 trapped.add(s)
     pending = []
 
@@ -773,18 +921,13 @@ def trap(argv):
     running = {}
     import select
     while True:
+        if not pending:
+            select.select([rfd], [], [])
         try:
-            r, _, _ = select.select([rfd], [], [], timeout / 1000.0 if timeout else None)
-        except InterruptedError:
-            r = [rfd]
-        if not r and not pending:
-            sigs = [0]
-        else:
-            try:
-                os.read(rfd, 512)
-            except (BlockingIOError, InterruptedError):
-                pass
-            sigs, pending[:] = list(pending), []
+            os.read(rfd, 512)
+        except (BlockingIOError, InterruptedError):
+            pass
+        sigs, pending[:] = list(pending), []
         for s in sigs:
             if s == signal.SIGCHLD:
                 while True:
@@ -801,9 +944,11 @@ def trap(argv):
                             del running[k2]
                 if signal.SIGCHLD not in actions:
                     continue
-            if s in actions:
+            todo = actions.get(s, default)
+            if todo is not None:
                 if not running.get(s):
-                    running[s] = _spawn_or_die(actions[s])
+                    os.environ["SIGNAL"] = str(s)
+                    running[s] = _spawn_or_die(todo)
             else:
                 try:
                     os.kill(child, s)

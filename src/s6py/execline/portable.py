@@ -105,18 +105,20 @@ def maximumtime(argv):
     except OSError as e:
         core.diesys(111, "spawn " + args[1], e)
     import time
+    from .flow import _ChildWake
     deadline = time.monotonic() + ms / 1000.0
-    while True:
-        p, ws = os.waitpid(pid, os.WNOHANG)
-        if p:
-            return core.wait_estatus(ws)
-        if time.monotonic() >= deadline:
-            os.kill(pid, sig)
-            if sig != signal.SIGKILL:
-                os.kill(pid, signal.SIGCONT)
-            core.waitpid(pid)
-            return 99
-        time.sleep(0.005)
+    with _ChildWake() as wake:
+        while True:
+            p, ws = os.waitpid(pid, os.WNOHANG)
+            if p:
+                return core.wait_estatus(ws)
+            if not wake.sleep(deadline):
+                break
+    os.kill(pid, sig)
+    if sig != signal.SIGKILL:
+        os.kill(pid, signal.SIGCONT)
+    core.waitpid(pid)
+    return 99
 
 
 def ls(argv):
