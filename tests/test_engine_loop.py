@@ -113,3 +113,51 @@ def test_children_start_with_default_dispositions_even_if_we_inherited_ignored_o
     fields = dict(zip(out.split()[::2], out.split()[1::2]))
     assert int(fields["SigBlk:"], 16) == 0
     assert int(fields["SigIgn:"], 16) & ~LIBC_RESERVED == 0
+
+
+def _python(code):
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    return subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, %r)\n" % src + code],
+                          capture_output=True, text=True, timeout=10)
+
+
+def test_a_signal_blocked_before_the_loop_existed_reaches_a_callback_registered_later():
+    r = _python(
+        "import os, signal\n"
+        "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGUSR1])  # first thing an init does\n"
+        "os.kill(os.getpid(), signal.SIGUSR1)\n"
+        "from s6py.engine.loop import Loop\n"
+        "loop = Loop(signals=[signal.SIGUSR1])\n"
+        "loop.run_once(timeout=0)  # drained before anybody listens: kept\n"
+        "got = []\n"
+        "loop.on_signal(signal.SIGUSR1, got.append)\n"
+        "loop.run_once(timeout=0)\n"
+        "print(got == [signal.SIGUSR1])\n")
+    assert r.stdout == "True\n", r
+
+
+def test_signal_callbacks_can_be_given_at_construction():
+    r = _python(
+        "import os, signal\n"
+        "from s6py.engine.loop import Loop\n"
+        "got = []\n"
+        "loop = Loop(signals={signal.SIGUSR2: got.append})\n"
+        "os.kill(os.getpid(), signal.SIGUSR2)\n"
+        "loop.run_once(timeout=1)\n"
+        "print(got == [signal.SIGUSR2])\n")
+    assert r.stdout == "True\n", r
+
+
+def test_one_line_error_mode_reports_each_distinct_error_once():
+    r = _python(
+        "from s6py.engine.loop import Loop\n"
+        "loop = Loop(traceback=False, prog='init')\n"
+        "def boom(): raise ValueError('bad thing')\n"
+        "def other(): raise KeyError('k')\n"
+        "for f in (boom, boom, other, boom):\n"
+        "    loop.call_soon(f)\n"
+        "loop.run_once(timeout=0)\n"
+        "print('alive')\n")
+    assert r.stdout == "alive\n"
+    assert r.stderr == ("init: warning: internal error: ValueError: bad thing\n"
+                        "init: warning: internal error: KeyError: 'k'\n"), r.stderr

@@ -174,3 +174,63 @@ def test_standalone_s6_supervise_is_driven_by_real_s6_svc(ours, theirs, tmp_path
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# ------------------------------------------------------------ embedding API
+
+def test_listeners_get_each_event_byte_after_the_status_is_written(loop, supervised):
+    seen = []
+
+    def listener(service, event):
+        seen.append((event, svstatus.read(service.path).pid == service.status.pid))
+    service, _ = supervised(files={"down": ""})
+    service.add_listener(listener)
+    service.fire(Event.u)
+    spin(loop, lambda: service.state is State.UP)
+    service.fire(Event.d)
+    spin(loop, lambda: service.state is State.DOWN)
+    assert seen == [(b"u", True), (b"d", True), (b"D", True)]
+    service.remove_listener(listener)
+    service.fire(Event.u)
+    assert len(seen) == 3
+
+
+def test_a_failing_listener_disturbs_neither_the_service_nor_other_listeners(loop, supervised, capfd):
+    seen = []
+
+    def broken(service, event):
+        raise RuntimeError("listener bug")
+    service, listener = supervised(files={"down": ""})
+    service.add_listener(broken)
+    service.add_listener(lambda s, e: seen.append(e))
+    service.fire(Event.u)
+    spin(loop, lambda: service.state is State.UP)
+    assert seen == [b"u"]
+    assert listener.read() == b"su"
+    assert capfd.readouterr().err.count("RuntimeError: listener bug") == 1
+
+
+def test_scanner_on_command_can_take_over_svscanctl_letters(loop, tmp_path, theirs):
+    from s6py.engine.scanner import Scanner
+
+    scandir = tmp_path / "scan"
+    scandir.mkdir()
+    make_service(scandir, "a", files={"down": ""})
+    letters = []
+
+    def on_command(letter):
+        letters.append(letter)
+        return letter in "tiqb"
+    scanner = Scanner(loop, str(scandir), on_command=on_command)
+    scanner.open_control()
+    try:
+        subprocess.run([theirs("s6-svscanctl"), "-t", str(scandir)], check=True, timeout=5)
+        spin(loop, lambda: letters == ["t"])
+        assert not scanner.terminating
+        subprocess.run([theirs("s6-svscanctl"), "-a", str(scandir)], check=True, timeout=5)
+        spin(loop, lambda: "a" in scanner.services())
+        assert letters == ["t", "a"]
+    finally:
+        for service in scanner.services().values():
+            service.fire(Event.QUIT)
+        scanner.close_control()

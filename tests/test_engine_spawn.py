@@ -134,3 +134,30 @@ def test_fork_path_same_hygiene_and_even_libc_signals_default():
     assert int(fields["SigIgn"], 16) == 0 and int(fields["SigBlk"], 16) == 0
     assert lines[2].strip() == lines[3]
     assert sorted(int(x) for x in lines[4:] if x) == [0, 1, 2, 3]
+
+
+def test_foreground_tty_gives_each_child_its_own_group_in_the_foreground():
+    """In a session of its own on a pseudo-terminal, a caller spawns two children in turn
+    with foreground_tty: each one finds its own process group in the foreground, and
+    neither the second spawn (the caller is then in the background) nor the children
+    are stopped by SIGTTOU."""
+    import subprocess
+    import sys
+
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    probe = "import os; print(os.getpgrp() == os.getpid() == os.tcgetpgrp(0), flush=True)"
+    script = ("import os, sys; sys.path.insert(0, %r)\n"
+              "from s6py.engine.spawn import spawn\n"
+              "master, slave = os.openpty()\n"
+              "os.setsid()\n"
+              "tty = os.open(os.ttyname(slave), os.O_RDWR)  # session leader: becomes ours\n"
+              "r, w = os.pipe()\n"
+              "for _ in range(2):\n"
+              "    pid = spawn([sys.executable, '-c', %r], stdin=tty, stdout=w, foreground_tty=tty)\n"
+              "    _, status = os.waitpid(pid, os.WUNTRACED)\n"
+              "    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status\n"
+              "os.close(w)\n"
+              "print(os.read(r, 100).decode().split(), os.tcgetpgrp(tty) != os.getpgrp())\n"
+              % (src, probe))
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=10)
+    assert r.stdout == "['True', 'True'] True\n", r

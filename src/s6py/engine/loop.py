@@ -15,6 +15,13 @@ re-parented to us as PID 1 or as a subreaper).
 
 A callback that raises does not stop the loop: the traceback is written to stderr once
 (identical tracebacks are not repeated) and the loop carries on.  PID 1 must not die.
+With `Loop(traceback=False)` the report is one line, `PROG: warning: internal error:
+TYPE: MESSAGE`, once per distinct error.
+
+Signals that arrive before anybody asked for them are not lost: `Loop(signals=...)`
+catches a set of signals from construction on (empty signal mask included, so what a
+caller blocked early is delivered now, into the wake-up pipe), and a caught signal that
+has no callback yet is kept until `on_signal` registers one.
 """
 
 import _signal as signal  # the `signal` module imports `enum`: milliseconds of start-up
@@ -104,7 +111,10 @@ def _ignore_signal(signum, frame):
 class Loop:
     """A minimal single-threaded reactor for the supervisor (and for /init around it)."""
 
-    def __init__(self):
+    def __init__(self, signals=(), traceback=True, prog="s6py"):
+        """SIGNALS: signal numbers to catch from now on (an iterable), or a mapping
+        {signum: callback} registered as by on_signal.  TRACEBACK=False: one-line
+        reports `PROG: warning: internal error: ...` instead of tracebacks."""
         self._selector = _Poller()
         self._readers = {}
         self._timers = []
@@ -113,13 +123,25 @@ class Loop:
         self._children = {}
         self._running = False
         self._seen_tracebacks = set()
+        self._traceback = traceback
+        self.prog = prog
+        self._unclaimed = set()      # caught signals that arrived before any callback
         self.on_orphan = None  # optional callback(pid, wstat) for unwatched children
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._previous_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         self._selector.register(self._wake_r, self._drain_signals)
         self._neutralise_ignored_signals()
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
         self._install(signal.SIGCHLD)
+        callbacks = signals if hasattr(signals, "items") else dict.fromkeys(signals)
+        for signum, callback in callbacks.items():
+            if callback is None:
+                self._signal_callbacks.setdefault(signum, [])
+                self._install(signum)
+            else:
+                self.on_signal(signum, callback)
+        # last: anything blocked so far (e.g. by an init before it could build the loop)
+        # arrives now, and is written into the wake-up pipe by the handlers above
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
     # ----------------------------------------------------------------- signals
 
@@ -146,10 +168,15 @@ class Loop:
         signal.signal(signum, _ignore_signal)
 
     def on_signal(self, signum, callback):
-        """Call CALLBACK(signum) from the loop each time SIGNUM arrives (coalesced)."""
+        """Call CALLBACK(signum) from the loop each time SIGNUM arrives (coalesced).
+        If SIGNUM was caught (Loop(signals=...)) and arrived before any callback was
+        registered, CALLBACK is also called once from the loop, soon."""
         self._signal_callbacks.setdefault(signum, []).append(callback)
         if signum != signal.SIGCHLD:
             self._install(signum)
+        if signum in self._unclaimed:
+            self._unclaimed.discard(signum)
+            self.call_soon(lambda: callback(signum))
 
     def _drain_signals(self):
         pending = []
@@ -168,7 +195,10 @@ class Loop:
         if signal.SIGCHLD in pending:
             self.reap()
         for signum in pending:
-            for callback in list(self._signal_callbacks.get(signum, ())):
+            callbacks = self._signal_callbacks.get(signum)
+            if callbacks is not None and not callbacks:
+                self._unclaimed.add(signum)  # caught at construction, nobody listens yet
+            for callback in list(callbacks or ()):
                 self._guard(callback, signum)
 
     # ---------------------------------------------------------------- children
@@ -247,6 +277,7 @@ class Loop:
         return max(0.0, timers[0].when - time.monotonic())
 
     def _run_due_timers(self):
+        was_running = self._running  # stop() ends the batch; run_once() alone runs it all
         now = time.monotonic()
         timers = self._timers
         while timers and (timers[0].cancelled or timers[0].when <= now):
@@ -256,7 +287,7 @@ class Loop:
             callback = handle.callback
             handle.cancel()
             self._guard(callback)
-            if not self._running:
+            if was_running and not self._running:
                 return
 
     def run_once(self, timeout=None):
@@ -301,14 +332,20 @@ class Loop:
             self._report()
 
     def _report(self):
-        import traceback
+        if self._traceback:
+            import traceback
 
-        text = traceback.format_exc()
-        if text in self._seen_tracebacks:
+            key = text = traceback.format_exc()
+            line = "%s: warning: internal error, carrying on:\n%s" % (self.prog, text)
+        else:
+            error = sys.exc_info()[1]
+            key = text = "%s: %s" % (type(error).__name__, error)
+            line = "%s: warning: internal error: %s\n" % (self.prog, text)
+        if key in self._seen_tracebacks:
             return
-        self._seen_tracebacks.add(text)
+        self._seen_tracebacks.add(key)
         try:
-            sys.stderr.write("s6py: warning: internal error, carrying on:\n" + text)
+            sys.stderr.write(line)
             sys.stderr.flush()
         except (OSError, ValueError):
             pass

@@ -63,14 +63,22 @@ class Scanner:
     """Supervise every service of SCANDIR from LOOP.
 
     on_finished()   called once after terminate() when every service is gone
+    on_abort()      called for `b` (s6-svscanctl -b, SIGABRT in s6-svscan)
+    on_command(letter) -> bool
+                    called first for every s6-svscanctl letter read from the control
+                    FIFO or given to command(); True means "handled", and the scanner's
+                    own meaning of the letter is skipped (e.g. /init making t i q b
+                    stop the container)
     """
 
-    def __init__(self, loop, scandir, rescan_ms=0, on_finished=None, on_abort=None):
+    def __init__(self, loop, scandir, rescan_ms=0, on_finished=None, on_abort=None,
+                 on_command=None):
         self.loop = loop
         self.scandir = os.path.abspath(scandir)
         self.rescan_ms = rescan_ms
         self.on_finished = on_finished
         self.on_abort = on_abort
+        self.on_command = on_command
         self.entries = {}
         self.terminating = False
         self._finished = False
@@ -124,10 +132,12 @@ class Scanner:
         except (BlockingIOError, InterruptedError):
             return
         for letter in data.decode("ascii", "replace"):
-            self.command(letter)
+            self.loop._guard(self.command, letter)  # a failing letter does not eat the rest
 
     def command(self, letter):
         """One s6-svscanctl letter (2.11): z a b h i t q n N."""
+        if self.on_command is not None and self.on_command(letter):
+            return
         if letter == "z":
             self.loop.reap()
         elif letter == "a":

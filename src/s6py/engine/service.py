@@ -217,6 +217,7 @@ class Service:
         self._lock_fd = None
         self._closed_stdio = False
         self._child_pid = 0          # pid we watch (./run or ./finish), 0 if none
+        self._listeners = []
 
     # ---------------------------------------------------------------- life
 
@@ -350,7 +351,27 @@ class Service:
             warn("s6-svscan: warning: %s: unable to write status file: %s" % (self.name, e.strerror))
 
     def notify(self, events):
+        """Send EVENTS (bytes such as b"u", b"dD") to event/ listeners, then to the
+        in-process listeners (add_listener), one call per event byte."""
         fifodir.notify(self._p("event"), events)
+        if self._listeners:
+            for i in range(len(events)):
+                event = events[i:i + 1]
+                for callback in list(self._listeners):
+                    self.loop._guard(callback, self, event)
+
+    def add_listener(self, callback):
+        """Call CALLBACK(service, event) for each event this service sends from now on,
+        EVENT being one byte of b"suUdDOx", after the status file and event/ are updated
+        (so service.status is current).  An exception in CALLBACK is reported by the
+        loop's guard and does not disturb the service."""
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback):
+        try:
+            self._listeners.remove(callback)
+        except ValueError:
+            pass
 
     def set_deadline(self, seconds):
         """Arm the service's single deadline SECONDS from now (None: no deadline)."""

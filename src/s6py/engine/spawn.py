@@ -95,6 +95,26 @@ def _child_signals():
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
+def _take_foreground(tty, pgid=None):
+    """Make PGID (default: our own group) the foreground group of terminal TTY.
+
+    SIGTTOU is blocked around the call: a process outside the foreground group that
+    calls tcsetpgrp is sent SIGTTOU (stopped, by default) unless it blocks or ignores it.
+    """
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTTOU])
+    try:
+        if pgid is not None:  # the parent's side of the race: the child may not be there yet
+            try:
+                os.setpgid(pgid, pgid)
+            except OSError:
+                pass  # already exec'd (EACCES) or gone: its own setpgid did it
+        os.tcsetpgrp(tty, os.getpgrp() if pgid is None else pgid)
+    except OSError:
+        pass
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _close_others(keep):
     """Close every fd not in KEEP (close_range(2) when the kernel has it: one syscall)."""
     try:
@@ -128,7 +148,7 @@ def _child_fds(fds):
 
 
 def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stderr=None,
-          fds=None, session="setsid", lock=None):
+          fds=None, session="setsid", lock=None, foreground_tty=None):
     """Fork and exec ARGV; return the child's pid, or raise SpawnError.
 
     path     program to exec (default argv[0]), relative to CWD when it has no slash-free
@@ -140,6 +160,14 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
     fds      extra {target_fd: source_fd} to install (e.g. {3: notify_write_end}).
     session  "setsid" (new session), "pgrp" (new process group only) or None.
     lock     (fd, path): open PATH for writing at FD and wait for a POSIX lock on it.
+    foreground_tty
+             a terminal fd (ours, our controlling terminal): the child gets a process
+             group of its own (setpgid(0, 0), whatever SESSION says: a new session
+             would lose the terminal) and makes it the terminal's foreground group
+             before exec, with SIGTTOU blocked so that a background caller's child is
+             not stopped doing it; we do the same after the fork, so whichever runs
+             first, the child's group ends in the foreground.  A failing tcsetpgrp
+             (not a terminal, not ours) is ignored, as the shell does.
     """
     program = path or argv[0]
     wanted = {}
@@ -149,7 +177,9 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
     wanted.update(fds or {})  # e.g. notification-fd 1 replaces the log pipe, as in s6
     # os.environb: the str view would decode every variable at every spawn
     environ = (os.environb if os.supports_bytes_environ else os.environ) if env is None else env
-    if lock is None and _posix_spawn_usable(session):
+    if foreground_tty is not None:
+        session = "pgrp"
+    if lock is None and foreground_tty is None and _posix_spawn_usable(session):
         return _spawn_fast(program, argv, cwd, environ, wanted, session)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     try:
@@ -162,12 +192,14 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
         step = 0
         try:
             os.close(err_r)
-            _child_signals()
             step = 3
             if session == "setsid":
                 os.setsid()
             elif session == "pgrp":
                 os.setpgid(0, 0)
+            if foreground_tty is not None:
+                _take_foreground(foreground_tty)
+            _child_signals()  # after the tcsetpgrp: this empties the mask again
             step = 1
             if cwd is not None:
                 os.chdir(cwd)
@@ -195,6 +227,8 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
         finally:
             os._exit(127)
     os.close(err_w)
+    if foreground_tty is not None:
+        _take_foreground(foreground_tty, pid)
     try:
         data = b""
         while True:
