@@ -161,3 +161,23 @@ def test_foreground_tty_gives_each_child_its_own_group_in_the_foreground():
               % (src, probe))
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=10)
     assert r.stdout == "['True', 'True'] True\n", r
+
+
+def test_an_fd_made_inheritable_after_the_first_spawn_does_not_leak_either():
+    import subprocess
+    import sys
+
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    script = ("import sys, os; sys.path.insert(0, %r)\n"
+              "from s6py.engine.spawn import spawn\n"
+              "os.waitpid(spawn(['/bin/true']), 0)\n"
+              "r, w = os.pipe2(os.O_CLOEXEC)\n"
+              "os.dup2(r, 7)  # inheritable, as os.dup2 makes it by default\n"
+              "os.set_inheritable(w, True)\n"
+              "pid = spawn(['/bin/ls', '/proc/self/fd'], fds={5: r})\n"
+              "os.waitpid(pid, 0)\n"
+              "print(os.get_inheritable(7))\n" % src)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert sorted(int(x) for x in out[:-1]) == [0, 1, 2, 3, 5]  # 3: ls's own directory fd
+    assert out[-1] == "False"  # spawn() leaves every fd >= 3 close-on-exec

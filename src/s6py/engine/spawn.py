@@ -250,7 +250,9 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
 
 _CAN_POSIX_SPAWN = None
 _DEFAULT_SIGNALS = None
-_STRAYS_CHECKED = False  # inherited inheritable fds are made CLOEXEC once, at first use
+_CLOSE_RANGE = None      # libc's close_range, False where the kernel or libc lacks it
+_STRAYS_CHECKED = False  # without close_range: strays are made CLOEXEC once, at first use
+CLOSE_RANGE_CLOEXEC = 4
 
 
 def _posix_spawn_usable(session):
@@ -278,10 +280,14 @@ def _spawn_fast(program, argv, cwd, environ, wanted, session):
     * signals: every disposition reset to default (setsigdef), empty mask;
     * fds: dup2 actions for the wanted ones.  A source that is itself a target number is
       first duplicated, so no action clobbers another's source.  Every other fd must be
-      close-on-exec.  Python creates every fd CLOEXEC, so the only strays are those we
-      inherited: the first spawn marks them in one /proc listing (once per process: per
-      spawn it would cost a syscall per open fd, thousands with hundreds of services).
-      An embedder that later makes an fd inheritable on purpose must close it itself.
+      close-on-exec.  Python creates every fd CLOEXEC, but we may have inherited
+      inheritable ones, and an embedder may make one inheritable at any time (os.dup2
+      does by default).  So before each spawn every fd >= 3 is marked close-on-exec with
+      one close_range(3, ~0, CLOSE_RANGE_CLOEXEC) (Linux 5.11, glibc 2.34; through
+      ctypes, about a microsecond).  Without it, the strays are marked once, at the
+      first spawn, from one /proc listing (a listing per spawn would cost a syscall per
+      open fd, thousands with hundreds of services); an fd made inheritable later would
+      then leak, on those old systems only.
     * glibc cannot put its internal signals 32 and 33 in setsigdef; posix_spawn leaves
       them ignored in the child (no glibc program notices: glibc reinstalls its handlers).
     """
@@ -295,7 +301,7 @@ def _spawn_fast(program, argv, cwd, environ, wanted, session):
                 source = dup
             sources[target] = source
         global _STRAYS_CHECKED
-        if not _STRAYS_CHECKED:
+        if not _cloexec_from_3() and not _STRAYS_CHECKED:
             _cloexec_strays(set(sources) | set(sources.values()))
             _STRAYS_CHECKED = True
         actions = [(os.POSIX_SPAWN_DUP2, source, target) for target, source in sources.items()]
@@ -320,6 +326,27 @@ def _spawn_fast(program, argv, cwd, environ, wanted, session):
     finally:
         for fd in temporaries:
             os.close(fd)
+
+
+def _cloexec_from_3():
+    """Mark every fd >= 3 close-on-exec in one syscall; False if the system cannot.
+    (The dup2 actions of posix_spawn clear the flag on their targets in the child.)"""
+    global _CLOSE_RANGE
+    if _CLOSE_RANGE is None:
+        _CLOSE_RANGE = False
+        try:
+            import ctypes
+
+            function = ctypes.CDLL(None, use_errno=True).close_range
+            function.argtypes = (ctypes.c_uint, ctypes.c_uint, ctypes.c_int)
+            function.restype = ctypes.c_int
+            if function(3, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC) == 0:  # also probes the kernel
+                _CLOSE_RANGE = function
+                return True
+        except (OSError, AttributeError, ImportError):
+            pass
+        return False
+    return bool(_CLOSE_RANGE) and _CLOSE_RANGE(3, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC) == 0
 
 
 def _cloexec_strays(keep):
