@@ -63,6 +63,36 @@ def test_no_shebang_is_126(box):
     assert "exec format error" in r.err
 
 
+def test_cmd_found_in_path_is_the_first_executable_one(box):
+    box.file("data/a/prog", "#!/bin/sh\necho from-a\n", mode=0o644)  # not executable: skipped
+    box.script("data/b/prog", "echo from-b\n")
+    path = box.path("data/a") + ":" + box.path("data/b") + ":/usr/bin:/bin"
+    r = box.run(["prog"], env={"PATH": path})
+    assert r.code == 0, r
+    assert "from-b" in r.out
+
+
+def test_cmd_in_path_but_not_executable_is_126(box):
+    box.file("data/a/prog", "#!/bin/sh\necho hi\n", mode=0o644)
+    r = box.run(["prog"], env={"PATH": box.path("data/a") + ":/usr/bin:/bin"})
+    assert r.code == 126, r
+    assert "[cmd] prog: permission denied" in r.err
+
+
+def test_cmd_in_path_with_a_missing_interpreter_is_127_and_says_so(box):
+    box.script("data/a/prog", "echo hi\n", shebang="#!/nonexistent/interpreter\n")
+    r = box.run(["prog"], env={"PATH": box.path("data/a") + ":/usr/bin:/bin"})
+    assert r.code == 127, r
+    assert "[cmd] prog: bad interpreter" in r.err
+
+
+def test_relative_cmd_runs_from_the_workdir(box):
+    box.script("data/prog", "echo in-workdir\n")
+    r = box.run(["./prog"], cwd=box.path("data"))
+    assert r.code == 0, r
+    assert "in-workdir" in r.out
+
+
 def test_exitcode_file_and_halt_from_a_service_finish_script(box):
     box.service("main", "sleep 0.2; exit 5\n",
                 finish='echo 42 > "$S6PY_ROOT/run/s6-linux-init-container-results/exitcode"\n'

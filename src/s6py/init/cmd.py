@@ -2,34 +2,33 @@
 
 It runs with the full container environment (as s6-overlay 1/2, see docs/init.md), in the
 container's WORKDIR (the directory /init was started in), in a process group of its own;
-when stdin is our controlling terminal that group becomes the terminal's foreground group,
-set by the child itself before exec (as tini does) and by us after the fork, so neither
-order of the two can leave it in the background.  stdin is handed over as is.
+when stdin is our controlling terminal that group becomes the terminal's foreground group
+(engine.spawn's `foreground_tty`: set by the child before exec and by us after the fork, so
+neither order can leave it in the background).  stdin is handed over as is.
 
-The fork is done here rather than with engine.spawn because of that tcsetpgrp step; the
-child hygiene is the same: default signal dispositions, empty mask, no wake-up fd, every fd
-but 0, 1, 2 close-on-exec, and exec errors reported through a CLOEXEC pipe.  Exec errors
-become the shell's codes: 127 for a command not found, 126 for one that cannot be run.
+engine.spawn execs exactly one path: the PATH search is done here first, as the shell
+does it, and exec errors become the shell's codes: 127 for a command not found, 126 for
+one that cannot be run, each with one line naming it.
 """
 
 import errno
 import os
-import signal
-import struct
 
-__all__ = ["CmdError", "start_cmd", "describe"]
+from s6py.engine.spawn import SpawnError, spawn
 
-_REPORT = struct.Struct("=iB")
-_STEPS = ("exec", "chdir", "set up fds")
+__all__ = ["CmdError", "start_cmd", "resolve", "stdin_tty", "take_terminal"]
 
 
 class CmdError(Exception):
-    def __init__(self, err, step, argv0, cwd):
+    """The CMD could not be started: .code is the container's exit code, describe() the line."""
+
+    def __init__(self, err, step, argv0, cwd, searched=False):
         super().__init__(err)
         self.errno = err
         self.step = step
         self.argv0 = argv0
         self.cwd = cwd
+        self.searched = searched    # found through PATH (argv0 has no slash)
 
     @property
     def code(self):
@@ -42,9 +41,9 @@ class CmdError(Exception):
         if self.step != "exec":
             return "unable to start %s: %s" % (name, os.strerror(self.errno))
         if self.errno in (errno.ENOENT, errno.ENOTDIR):
-            if "/" not in name:
+            if "/" not in name and not self.searched:
                 return "%s: command not found" % name
-            if os.path.lexists(name):
+            if self.searched or os.path.lexists(os.path.join(self.cwd or "", name)):
                 return "%s: bad interpreter (its #! line names a missing program)" % name
             return "%s: no such file or directory" % name
         if self.errno == errno.EACCES:
@@ -54,111 +53,57 @@ class CmdError(Exception):
         return "%s: %s" % (name, os.strerror(self.errno))
 
 
-def _execvpe(argv, env):
-    """execvp with ENV's PATH, as the shell searches it: the first "real" error (EACCES,
-    ENOEXEC...) wins over "not found".  (os.execvpe does the same but imports `warnings`
-    in the child, a millisecond on every container start.)"""
-    name = argv[0]
+def resolve(name, env, cwd):
+    """The path to exec for NAME, as execvp finds it with ENV's PATH (relative entries
+    and NAMEs with a slash are relative to CWD).  Raises CmdError: ENOENT when nothing
+    is there, EACCES when only non-executable files (or directories) are."""
     if "/" in name:
-        os.execve(name, argv, env)
-    path = env.get(b"PATH", b"/usr/bin:/bin")
-    saved = None
-    last = None
-    for directory in path.split(b":"):
-        candidate = os.path.join(directory or b".", os.fsencode(name))
-        try:
-            os.execve(candidate, argv, env)
-        except OSError as e:
-            last = e
-            if e.errno not in (errno.ENOENT, errno.ENOTDIR) and saved is None:
-                saved = e
-    raise saved or last or OSError(errno.ENOENT, os.strerror(errno.ENOENT), name)
-
-
-def _child(argv, env, cwd, tty, stdout, stderr, err_w):
-    """In the forked child: never returns."""
-    step = 0
-    try:
-        signal.set_wakeup_fd(-1)
-        os.setpgid(0, 0)
-        if tty is not None:
-            try:
-                os.tcsetpgrp(tty, os.getpid())  # SIGTTOU is still ignored here (inherited)
-            except OSError:
-                pass
-        for signum in range(1, signal.NSIG):
-            if signum in (signal.SIGKILL, signal.SIGSTOP):
-                continue
-            try:
-                if signal.getsignal(signum) not in (signal.SIG_DFL, None):
-                    signal.signal(signum, signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
-        step = 1
-        if cwd is not None:
-            os.chdir(cwd)
-        step = 2
-        if stdout is not None:
-            os.dup2(stdout, 1)
-        if stderr is not None:
-            os.dup2(stderr, 2)
-        step = 0
-        _execvpe(argv, env)
-    except OSError as e:
-        code = e.errno or errno.EIO
-    except BaseException:
-        code = errno.EIO
-    try:
-        os.write(err_w, _REPORT.pack(code, step))
-    finally:
-        os._exit(127)
+        return name
+    denied = False
+    for directory in env.get(b"PATH", b"/usr/bin:/bin").split(b":"):
+        candidate = os.path.join(os.fsdecode(directory) or ".", name)
+        where = os.path.join(cwd, candidate) if cwd else candidate
+        if os.access(where, os.X_OK) and os.path.isfile(where):
+            return candidate
+        if os.path.exists(where):
+            denied = True
+    raise CmdError(errno.EACCES if denied else errno.ENOENT, "exec", name, cwd)
 
 
 def start_cmd(argv, env, cwd, tty=None, stdout=None, stderr=None):
     """Start ARGV; return its pid (also its process group), or raise CmdError.
-    STDOUT, STDERR: fds to install as 1 and 2 (None: inherited)."""
-    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    ENV: bytes dict.  TTY: our controlling terminal's fd, or None.  STDOUT, STDERR: fds
+    to install as 1 and 2 (None: inherited)."""
+    name = argv[0]
+    path = resolve(name, env, cwd)
     try:
-        pid = os.fork()
-    except BaseException:
-        os.close(err_r)
-        os.close(err_w)
-        raise
-    if pid == 0:
-        os.close(err_r)
-        _child(argv, env, cwd, tty, stdout, stderr, err_w)
-    os.close(err_w)
+        return spawn(argv, path=path, cwd=cwd, env=env, stdout=stdout, stderr=stderr,
+                     session="pgrp", foreground_tty=tty)
+    except SpawnError as e:
+        raise CmdError(e.errno, e.step, name, cwd, searched="/" not in name) from None
+
+
+# ------------------------------------------------------------------ the terminal
+# PID 1 ignores SIGTTOU, SIGTTIN and SIGTSTP (main.Init.install_signals): it calls
+# tcsetpgrp() from the background (which raises SIGTTOU), and job-control stops must never
+# freeze the init.  spawn() gives children the default dispositions back.
+
+def stdin_tty():
+    """0 if our stdin is a terminal we can hand over to the CMD, else None."""
     try:
-        os.setpgid(pid, pid)
+        if os.isatty(0):
+            os.tcgetpgrp(0)  # fails (ENOTTY) when it is not our controlling terminal
+            return 0
     except OSError:
-        pass  # the child did it already, or has exec'd: either way it is done
-    if tty is not None:
-        try:
-            os.tcsetpgrp(tty, pid)
-        except OSError:
-            pass
-    data = b""
+        pass
+    return None
+
+
+def take_terminal(fd):
+    """Take the foreground back (after the CMD ended), so stage 3's lines reach the user."""
+    if fd is None:
+        return
     try:
-        while True:
-            try:
-                chunk = os.read(err_r, _REPORT.size)
-            except InterruptedError:
-                continue
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(err_r)
-    if len(data) >= _REPORT.size:
-        code, step = _REPORT.unpack(data[:_REPORT.size])
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
-        raise CmdError(code, _STEPS[step], argv[0], cwd)
-    return pid
-
-
-def describe(argv0, code):
-    return "%s exited %d" % (argv0, code)
+        os.tcsetpgrp(fd, os.getpgrp())
+    except OSError:
+        pass

@@ -16,8 +16,8 @@ wait.
 Nothing raised in a callback kills PID 1: `guard()` prints one line and carries on.
 """
 
+import _signal as signal  # the `signal` module imports `enum`: milliseconds of start-up
 import os
-import signal
 import sys
 
 __all__ = ["main"]
@@ -25,24 +25,10 @@ __all__ = ["main"]
 STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT")
 FORWARDED = ("SIGTERM", "SIGQUIT", "SIGINT", "SIGUSR1", "SIGUSR2", "SIGPWR", "SIGWINCH")
 CAUGHT = STOP_SIGNALS + ("SIGHUP", "SIGUSR1", "SIGUSR2", "SIGPWR", "SIGWINCH")
+JOB_CONTROL = ("SIGTTOU", "SIGTTIN", "SIGTSTP")
 
-_early = []
-
-
-def _early_handler(signum, frame):
-    """Before the loop exists: remember the signal (the kernel would drop it for PID 1
-    without a handler).  Replayed once the loop runs."""
-    _early.append(signum)
-
-
-def _catch_early():
-    for name in CAUGHT:
-        signum = getattr(signal, name, None)
-        if signum is not None:
-            try:
-                signal.signal(signum, _early_handler)
-            except (OSError, ValueError):
-                pass
+#: signal number -> name, for the signals PID 1 catches (no `enum` for Signals(n).name)
+NAMES = {getattr(signal, name): name for name in CAUGHT if hasattr(signal, name)}
 
 
 class Init:
@@ -62,7 +48,7 @@ class Init:
         self.stage3 = None
         self.cmd_pid = None
         self.tty = None
-        self.catchall = None          # S6_LOGGING >= 1: supervision.CatchAll
+        self.catchall = None          # S6_LOGGING >= 1: catchall.CatchAll
         self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         self.exit_code = None
 
@@ -84,21 +70,19 @@ class Init:
     # ------------------------------------------------------------ signals
 
     def install_signals(self):
-        for name in CAUGHT:
-            signum = getattr(signal, name, None)
-            if signum is not None:
-                self.loop.on_signal(signum, self.on_signal)
-        from s6py.init.terminal import ignore_job_control
-        ignore_job_control()
-        replay, _early[:] = list(dict.fromkeys(_early)), []
-        for signum in replay:
-            self.loop.call_soon(lambda signum=signum: self.on_signal(signum))
+        """Listen to the signals the loop catches since its construction (one that came
+        in before is delivered now).  Ignore the job-control ones: PID 1 calls tcsetpgrp
+        from the background (SIGTTOU) and must never be stopped (cmd.py)."""
+        for signum in NAMES:
+            self.loop.on_signal(signum, self.on_signal)
+        for name in JOB_CONTROL:
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
 
     def on_signal(self, signum):
         self.guard("signal %d" % signum, self._on_signal, signum)
 
     def _on_signal(self, signum):
-        name = signal.Signals(signum).name
+        name = NAMES.get(signum, "signal %d" % signum)
         if (self.settings.cmd_receive_signals and self.cmd_pid is not None
                 and self.stage3 is None and name in FORWARDED):
             self.say.debug("forwarding %s to the CMD (pid %d)" % (name, self.cmd_pid))
@@ -114,6 +98,16 @@ class Init:
                 self.scanner.command("h")
         else:
             self.say.debug("ignoring %s" % name)
+
+    def on_scanner_command(self, letter):
+        """`s6-svscanctl -t /var/run/s6/services` (v1/v2 finish scripts), -i, -q, -b and
+        our `halt` (which writes `t` to the same FIFO) stop the *container*: stage 3 brings
+        the services down itself.  Every other letter is the scanner's (True: handled)."""
+        if letter not in "tiqb":
+            return False
+        if not self.scanner.terminating:
+            self.guard("halt", self.request_stop, "asked to (s6-svscanctl -%s / halt)" % letter)
+        return True
 
     # -------------------------------------------------------------- stages
 
@@ -131,9 +125,8 @@ class Init:
         self.start_cmd()
 
     def start_cmd(self):
-        from s6py.init import contenv, stage1
-        from s6py.init.cmd import CmdError, start_cmd
-        from s6py.init.terminal import stdin_tty
+        from s6py.init import contenv
+        from s6py.init.cmd import CmdError, start_cmd, stdin_tty
 
         if self.settings.keep_env:
             env = dict(self.environ)
@@ -178,8 +171,8 @@ class Init:
         self.loop.watch_child(pid, lambda wstat: self.guard("cmd", self._cmd_died, name, wstat))
 
     def _cmd_died(self, name, wstat):
+        from s6py.init.cmd import take_terminal
         from s6py.init.scripts import exit_code
-        from s6py.init.terminal import take_terminal
 
         self.cmd_pid = None
         take_terminal(self.tty)
@@ -263,7 +256,10 @@ class Init:
 
 def main(argv):
     """`init [CMD...]`: never raises; returns the container's exit code."""
-    _catch_early()
+    # First thing: block the signals PID 1 reacts to.  The kernel drops a signal sent to
+    # a PID 1 that has no handler for it, but keeps a blocked one pending; Loop() installs
+    # the handlers, then empties the mask, and a pending one reaches the loop.
+    signal.pthread_sigmask(signal.SIG_BLOCK, list(NAMES))
     try:
         return _main(argv)
     except Exception as e:  # a bug before the loop runs: one line, and a non-zero exit
@@ -274,9 +270,13 @@ def main(argv):
         return 111
 
 
+def _become_subreaper():
+    from s6py.engine.reaper import become_subreaper  # ctypes: only when not PID 1
+    return become_subreaper()
+
+
 def _main(argv):
     from s6py.engine.loop import Loop
-    from s6py.engine.reaper import become_subreaper
     from s6py.engine.spawn import sanitize_inherited_fds
     from s6py.init import contenv, stage1
     from s6py.init.messages import Say
@@ -289,13 +289,13 @@ def _main(argv):
     say = Say(settings.verbosity)
     for problem in settings.problems:
         say.warn(problem)
-    loop = Loop()
+    loop = Loop(signals=list(NAMES), traceback=False, prog="init")
     environ[b"PATH"] = os.fsencode(settings.path)
     root_prefix = environ.get(b"S6PY_ROOT")
     tree_env = stage1.tree_environment(settings, environ, root_prefix)
     init = Init(argv[1:], loop, settings, paths, say, environ, tree_env)
     init.install_signals()
-    if os.getpid() != 1 and not become_subreaper():
+    if os.getpid() != 1 and not _become_subreaper():
         say.warn("not PID 1 and unable to become a subreaper: orphans will not be reaped")
     try:
         init.workdir = os.getcwd()
@@ -315,7 +315,7 @@ def _main(argv):
                   % (paths.run, e.strerror or e, (" (%s)" % e.filename) if e.filename else ""))
         return 111
     if settings.logging:
-        from s6py.init.supervision import CatchAll
+        from s6py.init.catchall import CatchAll
         catchall = CatchAll(init)
         try:
             catchall.setup()
@@ -332,8 +332,8 @@ def _main(argv):
     except OSError:
         pass
 
-    from s6py.init.supervision import InitScanner
-    init.scanner = InitScanner(loop, paths.scandir, init)
+    from s6py.engine.scanner import Scanner
+    init.scanner = Scanner(loop, paths.scandir, on_command=init.on_scanner_command)
     try:
         init.scanner.open_control()
     except Exception as e:

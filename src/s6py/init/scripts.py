@@ -12,9 +12,9 @@ report it.  With a time limit, a script still running when it expires is killed 
 as s6-maximumtime -k) and counts as 128+9.
 """
 
+import _signal as signal  # the `signal` module imports `enum`: milliseconds of start-up
 import errno
 import os
-import signal
 
 from s6py.engine.spawn import SpawnError, spawn
 

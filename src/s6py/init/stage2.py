@@ -96,6 +96,8 @@ class Stage2:
             self._wait_timer.cancel()
             self._wait_timer = None
         self._wait_done = None
+        self._stop_listening()
+        self.waiting = None
 
     # ------------------------------------------------------------- failures
 
@@ -270,23 +272,20 @@ class Stage2:
             waiting[name] = (service, ready)
         self.waiting = waiting
         self._wait_done = done
-        for name, (service, _) in waiting.items():
-            self._listen(service)
+        for service, _ in waiting.values():
+            service.add_listener(self._service_event)
         maxtime = self.settings.cmd_wait_for_services_maxtime
         if maxtime:
             self._wait_timer = self.loop.call_later(maxtime / 1000.0, self._wait_expired)
         self._check_wait()
 
-    def _listen(self, service):
-        """Be told of the service's events.  The engine has no listener API yet: wrap the
-        instance's `notify` (every u/U/d/D event goes through it)."""
-        original = service.notify
+    def _service_event(self, service, event):
+        """A waited-for service sent EVENT (its status is current): maybe the wait is over."""
+        self._check_wait()
 
-        def notify(events):
-            original(events)
-            self.loop.call_soon(lambda: self.init.guard("waiting for services", self._check_wait))
-
-        service.notify = notify
+    def _stop_listening(self):
+        for service, _ in (self.waiting or {}).values():
+            service.remove_listener(self._service_event)
 
     def _check_wait(self):
         if self._wait_done is None or self.waiting is None:
@@ -295,6 +294,7 @@ class Stage2:
             service, ready = self.waiting[name]
             st = service.status
             if st.pid and not st.finishing and (st.ready or not ready):
+                service.remove_listener(self._service_event)
                 del self.waiting[name]
         if not self.waiting:
             if self._wait_timer is not None:
@@ -308,6 +308,7 @@ class Stage2:
         if self._wait_done is None:
             return
         names = sorted(self.waiting)
+        self._stop_listening()
         self.say.stage("services.d", "timed out after %d ms waiting for: %s"
                        % (self.settings.cmd_wait_for_services_maxtime, " ".join(names)), level=1)
         done, self._wait_done = self._wait_done, None

@@ -16,8 +16,8 @@ child subreaper and signal our descendants, found by walking /proc; kill(-1) wou
 every process of the user on the host.
 """
 
+import _signal as signal  # the `signal` module imports `enum`: milliseconds of start-up
 import os
-import signal
 
 from s6py.init.scripts import ScriptRunner
 from s6py.init.steps import Steps

@@ -1,32 +1,9 @@
-"""The engine's scanner, with the container's meaning for "terminate".
-
-`s6-svscanctl -t /var/run/s6/services` (v1/v2 finish scripts), `-i`, `-q`, `-b` and our
-`halt` (which writes `t` to the same control FIFO) stop the *container*: they start stage 3,
-which brings the services down itself.  Every other letter is the scanner's.
-"""
+"""The catch-all logger (S6_LOGGING=1/2): a FIFO and an s6-log logger supervised by
+PID 1.  Imported only when S6_LOGGING is set."""
 
 import os
 
-from s6py.engine.scanner import Scanner
-
-__all__ = ["InitScanner", "CatchAll"]
-
-
-class InitScanner(Scanner):
-    def __init__(self, loop, scandir, init):
-        super().__init__(loop, scandir, rescan_ms=0)
-        self.init = init
-
-    def command(self, letter):
-        if letter in "tiqb" and not self.terminating:
-            self.init.guard("halt", self.init.request_stop, "asked to (s6-svscanctl -%s / halt)" % letter)
-            return
-        if letter in "tiqb":
-            return
-        super().command(letter)
-
-
-# ------------------------------------------------------------------ catch-all logger
+__all__ = ["CatchAll"]
 
 CATCHALL_NAME = "s6-svscan-log"
 
