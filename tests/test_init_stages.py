@@ -238,6 +238,36 @@ def test_wait_for_services_up(box):
     assert "was-up" in r.out, r
 
 
+def test_cmd_starts_before_services_are_spawned_unless_waiting(box):
+    # v1's `s6-svscanctl -a` is asynchronous: the CMD does not wait for the spawns
+    for i in range(5):
+        box.service("svc%d" % i, "exec sleep 100\n")
+    order = ("[services.d] done.", "init: debug: the CMD runs", "init: debug: supervising")
+    r = box.run(["true"], env={"S6_VERBOSITY": "3"})
+    assert r.code == 0, r
+    positions = [r.err.index(line) for line in order]
+    assert positions == sorted(positions), r.err
+    r = box.run(["true"], env={"S6_VERBOSITY": "3", "S6_CMD_WAIT_FOR_SERVICES": "1"})
+    assert r.code == 0, r
+    positions = [r.err.index(line) for line in order]
+    assert positions[2] < positions[0] < positions[1], r.err
+
+
+def test_services_start_when_the_cmd_starts_first(box):
+    box.service("svc", 'touch "$S6PY_ROOT/data/ran"; exec sleep 100\n')
+    r = box.run(["sh", "-c", 'while ! test -e "$S6PY_ROOT/data/ran"; do sleep 0.01; done; echo ok'])
+    assert r.code == 0 and "ok" in r.out, r
+    assert "[s6-finish] waiting for services." in r.err
+
+
+def test_services_are_not_started_when_the_cmd_cannot_start(box):
+    box.service("svc", 'touch "$S6PY_ROOT/data/ran"; exec sleep 100\n')
+    r = box.run(["no-such-command-xyz"])
+    assert r.code == 127, r
+    assert not os.path.exists(box.path("data/ran"))
+    assert "[s6-finish] waiting for services." not in r.err
+
+
 def test_wait_for_services_maxtime(box):
     box.file("etc/services.d/never/notification-fd", "3\n")
     box.script("etc/services.d/never/run", "exec sleep 100\n")

@@ -168,6 +168,7 @@ class Init:
             if owned is not None:
                 os.close(owned)
         self.cmd_pid = pid
+        self.say.debug("the CMD runs: pid %d" % pid)
         self.loop.watch_child(pid, lambda wstat: self.guard("cmd", self._cmd_died, name, wstat))
 
     def _cmd_died(self, name, wstat):

@@ -3,9 +3,12 @@
     hook          S6_STAGE2_HOOK, if set
     fix-attrs.d   owners and modes (in-process, one file per loop turn)
     cont-init.d   each script to completion, in name order, exit code reported
-    services.d    each service directory copied under the scandir and supervised
-    wait          S6_CMD_WAIT_FOR_SERVICES: up (or up+ready with notification-fd)
-then the CMD (or nothing: the container runs until halted or signalled).
+    services.d    each service directory copied under the scandir
+    wait          S6_CMD_WAIT_FOR_SERVICES: supervised now, and awaited: up (or up+ready
+                  with notification-fd)
+then the CMD (or nothing: the container runs until halted or signalled), and only then,
+without S6_CMD_WAIT_FOR_SERVICES, the scan that supervises (spawns) services.d: the CMD
+never waits for those spawns, as with v1's asynchronous `s6-svscanctl -a`.
 
 Failures (a hook or cont-init.d script exiting non-zero, a fix-attrs problem, services
 not up in time) follow S6_BEHAVIOUR_IF_STAGE2_FAILS:
@@ -73,6 +76,7 @@ class Stage2:
         self._wait_timer = None
         self._wait_done = None
         self._hook_pid = None
+        self._scan_pending = False  # services.d copied, not yet supervised
 
     def user_dir(self, name):
         return self.paths.user_dir(name, self.settings.runtime_profile)
@@ -255,7 +259,12 @@ class Stage2:
                                % (name, dst, e.strerror or e), level=0)
                 continue
             self.started.append(name)
-        self.init.scanner.scan()
+        if self.settings.cmd_wait_for_services and self.init.cmd_argv:
+            self._supervise()  # the wait step needs them running
+        else:
+            # as `s6-svscanctl -a` in v1 (asynchronous): the CMD does not wait for the
+            # spawns; the scan runs right after the CMD has started (finished())
+            self._scan_pending = True
         done()
 
     def wait_for_services(self, done):
@@ -328,3 +337,10 @@ class Stage2:
         if self.failure and self.settings.behaviour_if_stage2_fails == 1:
             self.say.line(1, BANNER.rstrip("\n"))
         self.init.stage2_done()
+        if self._scan_pending and self.init.stage3 is None:
+            self._scan_pending = False
+            self.init.guard("services.d", self._supervise)
+
+    def _supervise(self):
+        self.say.debug("supervising the services in %s" % self.paths.scandir)
+        self.init.scanner.scan()
