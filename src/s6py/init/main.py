@@ -173,7 +173,7 @@ class Init:
 
     def _cmd_died(self, name, wstat):
         from s6py.init.cmd import take_terminal
-        from s6py.init.scripts import exit_code
+        from s6py.init.steps import exit_code
 
         self.cmd_pid = None
         take_terminal(self.tty)

@@ -17,17 +17,9 @@ import errno
 import os
 
 from s6py.engine.spawn import SpawnError, spawn
+from s6py.init.steps import exit_code
 
-__all__ = ["ScriptRunner", "list_scripts", "exit_code"]
-
-
-def exit_code(wstat):
-    """Shell convention: the exit code, or 128+N when killed by signal N."""
-    if os.WIFSIGNALED(wstat):
-        return 128 + os.WTERMSIG(wstat)
-    if os.WIFEXITED(wstat):
-        return os.WEXITSTATUS(wstat)
-    return 255
+__all__ = ["ScriptRunner", "list_scripts"]
 
 
 def list_scripts(directory):

@@ -23,9 +23,7 @@ import os
 import stat
 
 from s6py.engine.spawn import SpawnError, spawn
-from s6py.init import fixattrs
-from s6py.init.scripts import ScriptRunner, exit_code
-from s6py.init.steps import Steps
+from s6py.init.steps import Steps, exit_code
 
 __all__ = ["Stage2", "copy_service"]
 
@@ -203,6 +201,7 @@ class Stage2:
                 return
             name = names.pop(0)
             self.say.stage("fix-attrs.d", "%s: applying... " % name)
+            from s6py.init import fixattrs  # only for a file to apply (start-up time)
 
             def report(message):
                 self.say.stage("fix-attrs.d", "%s: %s" % (name, message), level=1)
@@ -220,6 +219,8 @@ class Stage2:
         if not os.path.isdir(directory):
             done()
             return
+        from s6py.init.scripts import ScriptRunner  # only when there is a cont-init.d
+
         self.say.stage("cont-init.d", "executing container initialization scripts...")
         stop_first = self.settings.behaviour_if_stage2_fails >= 2
         runner = ScriptRunner(self.init, directory, "cont-init.d", stop_on_failure=stop_first,

@@ -19,7 +19,6 @@ every process of the user on the host.
 import _signal as signal  # the `signal` module imports `enum`: milliseconds of start-up
 import os
 
-from s6py.init.scripts import ScriptRunner
 from s6py.init.steps import Steps
 
 __all__ = ["Stage3", "signal_everyone", "nothing_left", "descendants"]
@@ -167,6 +166,8 @@ class Stage3:
         if not os.path.isdir(directory):
             done()
             return
+        from s6py.init.scripts import ScriptRunner  # only when there is a cont-finish.d
+
         self.say.stage("cont-finish.d", "executing container finish scripts...")
         runner = ScriptRunner(self.init, directory, "cont-finish.d",
                               timeout_ms=self.settings.kill_finish_maxtime)

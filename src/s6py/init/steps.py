@@ -4,9 +4,22 @@ A step is a function taking `done`; it starts its work (maybe a child process, m
 and returns at once; whoever finishes the work calls `done()`.  Between two steps control
 goes back to the loop, so a signal that arrives during any step is handled before the next
 one starts, and `cancel()` (stage 3 starting) makes every later `done()` a no-op.
+
+`exit_code(wstat)` turns a step's child status into the code a shell reports.
 """
 
-__all__ = ["Steps"]
+import os
+
+__all__ = ["Steps", "exit_code"]
+
+
+def exit_code(wstat):
+    """Shell convention: the exit code, or 128+N when killed by signal N."""
+    if os.WIFSIGNALED(wstat):
+        return 128 + os.WTERMSIG(wstat)
+    if os.WIFEXITED(wstat):
+        return os.WEXITSTATUS(wstat)
+    return 255
 
 
 class Steps:
