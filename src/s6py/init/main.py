@@ -1,7 +1,7 @@
 """/init: the container's PID 1.  One process runs the supervision engine in-process and
 drives the three stages (see docs/init.md):
 
-    main            catch the stop signals first, then stage 1, then run the loop
+    main            block the signals first, build the loop, stage 1, run the loop
     stage 1         check /run, build the tree, dump the environment  (init.stage1)
     stage 2         fix-attrs.d, cont-init.d, services.d, wait, CMD   (init.stage2)
     stage 3         services down, cont-finish.d, TERM, KILL, exit    (init.stage3)
