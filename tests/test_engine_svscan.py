@@ -442,6 +442,31 @@ def test_lock_fd_gives_the_service_a_held_lock_and_warns_about_a_second_instance
         assert any((":%d " % inode) in line and "WRITE" in line for line in f)
 
 
+def test_a_lock_held_elsewhere_blocks_only_that_service_never_the_supervisor(theirs, scandir, svscan):
+    """The child waits for a busy lock-fd lock after telling the supervisor it started: the
+    rest of the tree (and the control FIFOs) keep working, and the service runs once the
+    other holder lets go."""
+    import fcntl
+
+    locked = make_service(scandir, "locked", files={"lock-fd": "5\n"},
+                          run="#!/bin/sh\necho got-it > got\nexec sleep 1000\n")
+    other = make_service(scandir, "other")
+    os.mkdir(os.path.join(locked, "supervise"), 0o700)
+    holder = os.open(os.path.join(locked, "supervise", "service-lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.lockf(holder, fcntl.LOCK_EX)
+    try:
+        init = svscan()
+        wait_up(theirs, other)
+        tool(theirs, "s6-svc", "-d", other)
+        tool(theirs, "s6-svwait", "-d", "-t", "5000", other)
+        assert not os.path.exists(os.path.join(locked, "got"))
+    finally:
+        os.close(holder)
+    wait_for(lambda: os.path.exists(os.path.join(locked, "got")), 5)
+    init.signal(signal.SIGTERM)
+    assert init.wait(10) == 0
+
+
 def test_sigquit_takes_loggers_down_too(theirs, scandir, svscan):
     svc = make_service(scandir, "a", log="exec cat > /dev/null\n")
     init = svscan()

@@ -215,7 +215,7 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
                 if fd != lock_fd:
                     os.dup2(fd, lock_fd, inheritable=True)
                     os.close(fd)
-                fcntl.lockf(lock_fd, fcntl.LOCK_EX)
+                err_w = _take_lock(fcntl, lock_fd, err_w)
             step = 0
             os.execve(program, argv, environ)
         except OSError as e:
@@ -223,7 +223,11 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
         except BaseException:
             code = _errno.EIO
         try:
-            os.write(err_w, code.to_bytes(4, "little", signed=True) + bytes((step,)))
+            if err_w is None:  # the parent stopped listening: say it ourselves
+                os.write(2, ("s6py: fatal: unable to %s %s: %s\n"
+                             % (_STEPS[step], program, os.strerror(code))).encode())
+            else:
+                os.write(err_w, code.to_bytes(4, "little", signed=True) + bytes((step,)))
         finally:
             os._exit(127)
     os.close(err_w)
@@ -246,6 +250,25 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
         _wait_quietly(pid)
         raise SpawnError(code, _STEPS[step], program if step == 0 else (cwd or program), cwd)
     return pid
+
+
+def _take_lock(fcntl, lock_fd, err_w):
+    """In the child: take the POSIX lock at LOCK_FD; return the error pipe, or None if closed.
+
+    The parent blocks on the error pipe until we exec, and the parent is PID 1: it must
+    never wait for a lock another process may hold for ever.  So when the lock is busy the
+    pipe is closed first (the parent sees a successful start and goes on), and only then
+    do we wait; an exec failure after that is reported on our own stderr.
+    """
+    try:
+        fcntl.lockf(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return err_w
+    except OSError as e:
+        if e.errno not in (_errno.EAGAIN, _errno.EACCES):
+            raise
+    os.close(err_w)
+    fcntl.lockf(lock_fd, fcntl.LOCK_EX)
+    return None
 
 
 _CAN_POSIX_SPAWN = None
