@@ -175,3 +175,25 @@ def test_no_python_one_line_and_127(tarball, tmp_path):
         assert r.stdout == b""
         lines = r.stderr.decode().splitlines()
         assert len(lines) == 1 and lines[0].startswith(prog + ": fatal: python3 not found")
+
+
+def test_bytecode_option_is_deterministic_and_its_pycs_are_used(tmp_path):
+    """--bytecode adds unchecked-hash .pyc files for the building interpreter: a fresh
+    container running that Python version imports them instead of compiling."""
+    first, second = str(tmp_path / "a.tar.gz"), str(tmp_path / "b.tar.gz")
+    overlay.build(first, with_bytecode=True)
+    overlay.build(second, with_bytecode=True)
+    with open(first, "rb") as a, open(second, "rb") as b:
+        assert a.read() == b.read()
+    root = str(tmp_path / "root")
+    os.mkdir(root)
+    subprocess.run(["tar", "xzf", first, "-C", root], check=True)
+    launcher = os.path.join(root, "package", "admin", "s6py", "command", "s6py")
+    r = subprocess.run([sys.executable, "-IS", "-v", launcher, "s6-echo", "hi"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout == "hi\n"
+    used = re.findall(r"# (\S+\.pyc) matches (\S+\.py)", r.stderr)
+    assert any(src.endswith("/s6py/cli.py") for _, src in used), r.stderr[-2000:]
+    compiled_now = [line for line in r.stderr.splitlines()
+                    if "/s6py/" in line and "code object from" in line and ".pyc" not in line]
+    assert compiled_now == []

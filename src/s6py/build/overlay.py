@@ -159,7 +159,25 @@ class _Tar:
         self.tar.close()
 
 
-def entries(src, version=__version__):
+def bytecode(full, rel):
+    """(path relative to the package, bytes) of the .pyc this interpreter would write for
+    FULL, in "unchecked hash" mode: the importer then uses it without comparing mtimes (the
+    tarball's mtimes are fixed), so a container never compiles at start-up."""
+    import py_compile
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfile = os.path.join(tmp, "out.pyc")
+        py_compile.compile(full, cfile=cfile, dfile=rel, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        with open(cfile, "rb") as f:
+            data = f.read()
+    head, tail = os.path.split(rel)
+    name = "%s.%s.pyc" % (tail[:-3], sys.implementation.cache_tag)
+    return os.path.join(head, "__pycache__", name), data
+
+
+def entries(src, version=__version__, with_bytecode=False):
     """The tarball's entries as (kind, name, payload, mode), sorted by name."""
     pkg = "package/admin/s6py-" + version
     out = [("dir", "package", None, 0), ("dir", "package/admin", None, 0),
@@ -178,6 +196,13 @@ def entries(src, version=__version__):
                 out.append(("dir", d, None, 0))
         with open(full, "rb") as f:
             out.append(("file", "/".join([pkg, "lib", "s6py"] + parts), f.read(), 0o644))
+        if with_bytecode:
+            pyc_rel, data = bytecode(full, os.path.join("s6py", rel))
+            pyc_dir = "/".join([pkg, "lib"] + os.path.dirname(pyc_rel).split(os.sep))
+            if pyc_dir not in dirs:
+                dirs.add(pyc_dir)
+                out.append(("dir", pyc_dir, None, 0))
+            out.append(("file", "/".join([pkg, "lib"] + pyc_rel.split(os.sep)), data, 0o644))
     for name in command_names():
         out.append(("symlink", "command/" + name, "../package/admin/s6py/command/s6py", 0))
     for name in usr_bin_names():
@@ -187,7 +212,7 @@ def entries(src, version=__version__):
     return sorted(out, key=lambda e: e[1])
 
 
-def build(output, src=None, mtime=None):
+def build(output, src=None, mtime=None, with_bytecode=False):
     """Write the tarball to OUTPUT (a path); return its size in bytes."""
     if src is None:
         src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -195,7 +220,7 @@ def build(output, src=None, mtime=None):
         mtime = int(os.environ.get("SOURCE_DATE_EPOCH") or MTIME)
     raw = io.BytesIO()
     tar = _Tar(raw, mtime)
-    for kind, name, payload, mode in entries(src):
+    for kind, name, payload, mode in entries(src, with_bytecode=with_bytecode):
         if kind == "dir":
             tar.dir(name)
         elif kind == "file":
@@ -214,18 +239,21 @@ def build(output, src=None, mtime=None):
     return len(data)
 
 
-USAGE = "usage: s6py build-overlay --output FILE\n"
+USAGE = "usage: s6py build-overlay [--bytecode] --output FILE\n"
 
 
 def main(argv):
     args = argv[1:]
     output = None
+    with_bytecode = False
     while args:
         a = args.pop(0)
         if a in ("-o", "--output") and args:
             output = args.pop(0)
         elif a.startswith("--output="):
             output = a[len("--output="):]
+        elif a == "--bytecode":
+            with_bytecode = True
         elif a in ("-h", "--help"):
             sys.stdout.write(USAGE)
             return 0
@@ -236,7 +264,7 @@ def main(argv):
         sys.stderr.write("build-overlay: fatal: --output FILE is required\n" + USAGE)
         return 100
     try:
-        size = build(output)
+        size = build(output, with_bytecode=with_bytecode)
     except OSError as e:
         sys.stderr.write("build-overlay: fatal: unable to write %s: %s\n" % (output, e.strerror or e))
         return 111
