@@ -143,3 +143,14 @@ def test_every_module_imports_with_python3_minimal(suite):
             "sys.stdout.write('\\n'.join(bad))\n")
     r = run(image(suite), "-I", "-S", "-c", code, opts=["--entrypoint", "python3"])
     assert (r.returncode, r.stdout) == (0, ""), r.stdout + r.stderr
+
+
+def test_init_not_pid1_without_ctypes_warns_and_still_runs_the_cmd():
+    """python3-minimal has no ctypes, so /init started under another PID 1 cannot become a
+    subreaper: one warning line, and the container still works (no internal error)."""
+    r = run(image("bookworm"), "-c", "/init sh -c 'echo cmd-ran; exit 3'",
+            opts=["--entrypoint", "/bin/sh"])
+    assert r.returncode == 3, r.stderr
+    assert r.stdout == "cmd-ran\n"
+    assert "unable to become a subreaper" in r.stderr
+    assert "internal error" not in r.stderr

@@ -14,7 +14,8 @@ PR_SET_CHILD_SUBREAPER = 36
 def become_subreaper():
     """Ask the kernel to re-parent orphaned descendants to us; True on success.
 
-    A no-op (True) as PID 1; False where prctl is unavailable (not Linux, no libc).
+    A no-op (True) as PID 1; False where prctl is unavailable (not Linux, no libc, or a
+    Python without ctypes: Debian's python3-minimal, the usual slim-image Python, has none).
     """
     if os.getpid() == 1:
         return True
@@ -23,5 +24,5 @@ def become_subreaper():
 
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, ImportError):
         return False
