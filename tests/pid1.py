@@ -1,4 +1,4 @@
-"""Run a command as PID 1 of a private PID namespace (../shared/testing.md §1).
+"""Run a command as PID 1 of a private PID namespace (`unshare --pid --fork --mount-proc`).
 
     with Pid1(["/path/to/s6-svscan", scandir]) as init:
         ...                       # drive it from outside with real tools

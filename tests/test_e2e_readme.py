@@ -1,6 +1,6 @@
 """The s6-overlay README's examples, in real containers (podman + runc, Debian bookworm image).
 
-Each test is one example of ../shared/spec/s6-overlay-v1-readme.txt as an image author would
+Each test is one example of the s6-overlay (v1) README as an image author would
 write it; user files reach the container by bind mounts of a test's fixture tree.
 """
 
