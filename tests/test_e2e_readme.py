@@ -14,7 +14,6 @@ import time
 import pytest
 
 from e2e_support import Container, PODMAN, ULIMITS, fixture_tree, image, run, unavailable
-from s6py.cli import COMMANDS
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
 
@@ -198,7 +197,6 @@ def test_keep_env(img, tmp_path):
     assert r.stdout == "v=unset\n"
 
 
-@pytest.mark.skipif("logutil-service" not in COMMANDS, reason="logutil-service is not in the command table yet")
 def test_logutil_service_writes_a_rotated_log(img, tmp_path):
     tree = fixture_tree(tmp_path, {
         "etc/services.d/app/run": "#!/bin/sh\nwhile :; do echo line; sleep 0.01; done\n",
