@@ -15,8 +15,6 @@ import time
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUR_SVSCAN = os.path.join(ROOT, "src", "s6py", "cmd", "svscan.py")
 
 SLEEPER = "#!/bin/sh\nexec sleep 1000\n"
 NOTIFIER = "#!/bin/sh\necho >&3\nexec sleep 1000\n"
@@ -177,8 +175,6 @@ PERMAFAIL = dict(run="#!/bin/sh\nexit 1\n", finish="#!/bin/sh\nexit 125\n", down
 @pytest.fixture(scope="module", params=SUPERVISORS)
 def tree(request, tmp_path_factory, theirs, ours):
     if request.param == "ours":
-        if not os.path.exists(OUR_SVSCAN):
-            pytest.skip("our s6-svscan (s6py.cmd.svscan) does not exist yet")
         svscan = str(ours / "s6-svscan")
     else:
         svscan = theirs("s6-svscan")
