@@ -1,7 +1,68 @@
 """s6py: s6-overlay rebuilt in pure Python.
 
-Nothing is imported here on purpose: every helper command is a fresh interpreter, and
-`python3 -I -S -m s6py s6-svok DIR` must not pay for modules it does not use.
+Every helper command is a fresh interpreter, and `python3 -I -S -m s6py s6-svok DIR` must
+not pay for modules it does not use, so nothing but `os` (already loaded by then) is
+imported here.  This module, loaded by every command anyway, holds the few helpers that
+several kinds of commands need (execlineb, the chain-loaders, s6-log, /init): what exec
+gave this process (its environment without Python's additions) and the PATH search.
 """
 
+import os
+
 __version__ = "0.1.0"
+
+#: the PATH execvp assumes when PATH is unset
+DEFAULT_PATH = "/usr/bin:/bin"
+
+
+def lc_ctype_coerced():
+    """True if our LC_CTYPE was not given to us by exec but added by Python at start-up.
+
+    Python may put LC_CTYPE=C.UTF-8 in its own environment (PEP 538 locale coercion, not
+    disabled by -I); a program we exec or an environment we dump must not inherit that.
+    /proc/self/environ still holds what exec gave us; without /proc the variable counts as
+    coerced when it is C.UTF-8 and LANG and LC_ALL are unset (the only case it happens)."""
+    env = os.environb
+    if b"LC_CTYPE" not in env:
+        return False
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            initial = f.read()
+    except OSError:
+        return b"LANG" not in env and b"LC_ALL" not in env and env[b"LC_CTYPE"] == b"C.UTF-8"
+    return b"\0LC_CTYPE=" not in b"\0" + initial
+
+
+def original_environ():
+    """The environment this process was started with, as a bytes dict (see
+    lc_ctype_coerced)."""
+    env = dict(os.environb)
+    if lc_ctype_coerced():
+        del env[b"LC_CTYPE"]
+    return env
+
+
+def path_candidates(name, path):
+    """The files to try for NAME along PATH (both str, or both bytes): NAME itself if it
+    contains a slash, else DIR/NAME for each entry of PATH, an empty entry being "."."""
+    if isinstance(name, bytes):
+        slash, colon, dot = b"/", b":", b"."
+    else:
+        slash, colon, dot = "/", ":", "."
+    if slash in name:
+        return [name]
+    return [os.path.join(d or dot, name) for d in path.split(colon)]
+
+
+def find_executable(name, path, cwd=None):
+    """(the first candidate for NAME along PATH that is an executable regular file, or
+    None; whether a candidate that exists but is not one was seen before it).  Candidates
+    are checked relative to CWD when given."""
+    denied = False
+    for candidate in path_candidates(name, path):
+        where = os.path.join(cwd, candidate) if cwd else candidate
+        if os.access(where, os.X_OK) and os.path.isfile(where):
+            return candidate, denied
+        if os.path.exists(where):
+            denied = True
+    return None, denied

@@ -8,6 +8,7 @@ import errno
 import os
 
 from s6py.diag import fatal, usage
+from s6py import original_environ, path_candidates
 
 
 def subgetopt(prog, usage_text, argv, optstring):
@@ -62,35 +63,22 @@ def _restore_signals():
                 pass
 
 
-def _original_environ():
-    from s6py.init.contenv import original_environ
-
-    return original_environ()
-
-
 def pathexec(prog, args, env=None):
     """Exec ARGS (argv list) like skalibs' xpathexec; never returns.
 
     The program is searched in *our* PATH (not the new environment's, as s6 does).  ENV is
     a bytes dict (None: the environment we were started with; build a modified one from
-    `s6py.init.contenv.original_environ()`, never from os.environ, which Python may have
+    `s6py.original_environ()`, never from os.environ, which Python may have
     given an LC_CTYPE of its own).  On failure: `PROG: fatal: unable to exec NAME:
     REASON`, exit 127 if not found, 126 otherwise."""
     if not args:
         usage(prog, prog + " prog...")
     name = args[0]
     if env is None:
-        env = _original_environ()
+        env = original_environ()
     _restore_signals()
     bargs = [os.fsencode(a) for a in args]
-    bname = bargs[0]
-    if b"/" in bname:
-        candidates = [bname]
-    else:
-        path = os.environb.get(b"PATH", b"/usr/bin:/bin")
-        candidates = [os.path.join(d or b".", bname) for d in path.split(b":")]
-    bargs = [os.fsencode(a) for a in args]
-    bname = bargs[0]
+    candidates = path_candidates(bargs[0], os.environb.get(b"PATH", b"/usr/bin:/bin"))
     last = 0
     denied = False
     for candidate in candidates:

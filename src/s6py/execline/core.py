@@ -11,6 +11,8 @@ script of ten execline commands costs one interpreter start.  Children (the bloc
 import os
 import sys
 
+from s6py import lc_ctype_coerced
+
 # command name -> "module:function" (module relative to s6py.execline)
 COMMANDS = {
     "execlineb": "execlineb:main",
@@ -385,18 +387,8 @@ def init_process():
             signal.signal(s, signal.SIG_DFL)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-    env = os.environ
-    if "LC_CTYPE" in env and "LC_ALL" not in env:
-        try:
-            with open("/proc/self/environ", "rb") as f:
-                given = b"\0" + f.read()
-        except OSError:
-            given = None
-        if given is None:
-            if "LANG" not in env and env["LC_CTYPE"] == "C.UTF-8":
-                del env["LC_CTYPE"]
-        elif b"\0LC_CTYPE=" not in given:
-            del env["LC_CTYPE"]
+    if "LC_ALL" not in os.environ and lc_ctype_coerced():  # any LC_ALL, even empty, keeps it
+        del os.environ["LC_CTYPE"]
 
 
 # --- environment frames (el_pushenv / el_popenv) ---------------------------------------

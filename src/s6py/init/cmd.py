@@ -15,6 +15,7 @@ import errno
 import os
 
 from s6py.engine.spawn import SpawnError, spawn
+from s6py import find_executable
 
 __all__ = ["CmdError", "start_cmd", "resolve", "stdin_tty", "take_terminal"]
 
@@ -59,14 +60,9 @@ def resolve(name, env, cwd):
     is there, EACCES when only non-executable files (or directories) are."""
     if "/" in name:
         return name
-    denied = False
-    for directory in env.get(b"PATH", b"/usr/bin:/bin").split(b":"):
-        candidate = os.path.join(os.fsdecode(directory) or ".", name)
-        where = os.path.join(cwd, candidate) if cwd else candidate
-        if os.access(where, os.X_OK) and os.path.isfile(where):
-            return candidate
-        if os.path.exists(where):
-            denied = True
+    found, denied = find_executable(name, os.fsdecode(env.get(b"PATH", b"/usr/bin:/bin")), cwd)
+    if found is not None:
+        return found
     raise CmdError(errno.EACCES if denied else errno.ENOENT, "exec", name, cwd)
 
 

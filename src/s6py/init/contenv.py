@@ -23,6 +23,8 @@ import errno
 import os
 import stat
 
+from s6py import original_environ
+
 __all__ = [
     "CLAMP",
     "original_environ",
@@ -38,28 +40,6 @@ __all__ = [
 
 # s6-envdir (without -L) reads at most this many bytes of each file.
 CLAMP = 4095
-
-
-def original_environ():
-    """The environment this process was started with, as a bytes dict.
-
-    Python may add LC_CTYPE=C.UTF-8 to its own environment at start-up (PEP 538 locale
-    coercion, not disabled by -I); a program we exec or an environment we dump must not
-    inherit that.  /proc/self/environ still holds what exec gave us; without /proc the
-    coerced variable is dropped when LANG and LC_ALL are unset (the only case it happens)."""
-    env = dict(os.environb)
-    if b"LC_CTYPE" not in env:
-        return env
-    try:
-        with open("/proc/self/environ", "rb") as f:
-            initial = f.read()
-    except OSError:
-        if b"LANG" not in env and b"LC_ALL" not in env and env[b"LC_CTYPE"] == b"C.UTF-8":
-            del env[b"LC_CTYPE"]
-        return env
-    if not any(item.startswith(b"LC_CTYPE=") for item in initial.split(b"\0")):
-        del env[b"LC_CTYPE"]
-    return env
 
 
 def environ_bytes(environ=None):

@@ -17,6 +17,8 @@ import signal
 import stat
 import time
 
+from s6py import DEFAULT_PATH, find_executable
+
 from . import stamp
 from .report import fatalsys, syserr
 
@@ -67,11 +69,7 @@ def processor_shell(kind):
 
 def _find_in_path(name):
     """PATH lookup without shutil: python3-minimal images do not ship shutil."""
-    for directory in os.environ.get("PATH", "/usr/bin:/bin").split(":"):
-        candidate = os.path.join(directory or ".", name)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
+    return find_executable(name, os.environ.get("PATH", DEFAULT_PATH))[0]
 
 
 class Logdir:
