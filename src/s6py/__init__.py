@@ -3,8 +3,9 @@
 Every helper command is a fresh interpreter, and `python3 -I -S -m s6py s6-svok DIR` must
 not pay for modules it does not use, so nothing but `os` (already loaded by then) is
 imported here.  This module, loaded by every command anyway, holds the few helpers that
-several kinds of commands need (execlineb, the chain-loaders, s6-log, /init): what exec
-gave this process (its environment without Python's additions) and the PATH search.
+several kinds of commands need (execlineb, the chain-loaders, s6-log, /init): skalibs'
+option scanning, what exec gave this process (its environment without Python's
+additions) and the PATH search.
 """
 
 import os
@@ -66,3 +67,42 @@ def find_executable(name, path, cwd=None):
         if os.path.exists(where):
             denied = True
     return None, denied
+
+
+def scan_options(argv, optstring, bad):
+    """skalibs subgetopt on argv[1:]: ([(letter, arg-or-None)], index of the first operand).
+
+    Options stop at `--` (skipped) or at the first word not starting with '-' (a lone "-"
+    is an operand); letters may be clustered (-fn); a letter followed by ':' in OPTSTRING
+    takes an argument, glued (-cZ) or the next word.  On an unknown letter or a missing
+    argument BAD() is called, and must raise.  Hand-written because the getopt module
+    imports gettext, which costs milliseconds per command start."""
+    opts = []
+    i = 1
+    n = len(argv)
+    while i < n:
+        word = argv[i]
+        if word == "--":
+            i += 1
+            break
+        if len(word) < 2 or word[0] != "-":
+            break
+        j = 1
+        while j < len(word):
+            letter = word[j]
+            k = optstring.find(letter)
+            if letter == ":" or k < 0:
+                bad()
+            if optstring[k + 1:k + 2] == ":":
+                if j + 1 < len(word):
+                    opts.append((letter, word[j + 1:]))
+                elif i + 1 < n:
+                    i += 1
+                    opts.append((letter, argv[i]))
+                else:
+                    bad()
+                break
+            opts.append((letter, None))
+            j += 1
+        i += 1
+    return opts, i

@@ -11,6 +11,8 @@ exit code.
 
 import os
 
+from s6py import scan_options
+
 
 def _say(prog, kind, parts):
     line = "%s: %s: %s\n" % (prog, kind, "".join(parts))
@@ -37,3 +39,10 @@ def usage(prog, text):
 def strerror(exc):
     """The C library's text for an OSError, as strerr_diefusys prints it."""
     return os.strerror(exc.errno) if getattr(exc, "errno", None) else str(exc)
+
+
+def subgetopt(prog, usage_text, argv, optstring):
+    """Options of argv[1:] as s6py.scan_options finds them: ([(letter, arg-or-None)],
+    operands); a bad option is a usage error (exit 100)."""
+    opts, i = scan_options(argv, optstring, lambda: usage(prog, usage_text))
+    return opts, argv[i:]

@@ -1,45 +1,13 @@
-"""Option parsing with skalibs' subgetopt semantics (POSIX getopt: options stop at the
-first operand, at `-` or after `--`; letters cluster; an option's argument is glued or
-the next word).  Hand-written because the getopt module imports gettext, which costs
-several milliseconds per command start.
+"""Option parsing for the client commands, with skalibs' subgetopt semantics (POSIX
+getopt: options stop at the first operand, at `-` or after `--`; letters cluster; an
+option's argument is glued or the next word): `parse` is s6py.diag.subgetopt.
 
 Any parsing error is a usage error, as in every s6 tool.
 """
 
-from s6py.diag import usage
+from s6py.diag import subgetopt as parse, usage
 
-
-def parse(prog, usage_text, argv, optstring):
-    """Return ([(letter, value), ...], operands) for argv[1:]; exit 100 on a bad option."""
-    opts = []
-    i = 1
-    while i < len(argv):
-        word = argv[i]
-        if word == "--":
-            i += 1
-            break
-        if len(word) < 2 or word[0] != "-":
-            break
-        j = 1
-        while j < len(word):
-            letter = word[j]
-            k = optstring.find(letter)
-            if letter == ":" or k < 0:
-                usage(prog, usage_text)
-            if optstring[k + 1:k + 2] == ":":
-                if j + 1 < len(word):
-                    value = word[j + 1:]
-                elif i + 1 < len(argv):
-                    i += 1
-                    value = argv[i]
-                else:
-                    usage(prog, usage_text)
-                opts.append((letter, value))
-                break
-            opts.append((letter, None))
-            j += 1
-        i += 1
-    return opts, argv[i:]
+__all__ = ["parse", "uint"]
 
 
 def uint(prog, usage_text, text):

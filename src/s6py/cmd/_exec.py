@@ -1,4 +1,5 @@
-"""What the chain-loading commands share: skalibs' option scanning and exec-through-PATH.
+"""What the chain-loading commands share: skalibs' option scanning (s6py.diag.subgetopt)
+and exec-through-PATH.
 
 Kept free of heavy imports (no getopt/gettext, no signal/enum): a command such as
 `s6-setuidgid` or `with-contenv` is a fresh interpreter that does one thing and execs.
@@ -7,45 +8,10 @@ Kept free of heavy imports (no getopt/gettext, no signal/enum): a command such a
 import errno
 import os
 
-from s6py.diag import fatal, usage
 from s6py import original_environ, path_candidates
+from s6py.diag import fatal, subgetopt, usage
 
-
-def subgetopt(prog, usage_text, argv, optstring):
-    """skalibs subgetopt on argv[1:]: ([(letter, arg-or-None)], operands).
-
-    Options stop at `--` or at the first word not starting with '-' (a lone "-" is an
-    operand); letters may be clustered (-fn); an option argument is glued (-cZ) or the
-    next word.  An unknown letter or a missing argument is a usage error (exit 100)."""
-    opts = []
-    i = 1
-    while i < len(argv):
-        word = argv[i]
-        if word == "--":
-            i += 1
-            break
-        if not word.startswith("-") or word == "-":
-            break
-        j = 1
-        while j < len(word):
-            letter = word[j]
-            k = optstring.find(letter)
-            if k < 0 or letter == ":":
-                usage(prog, usage_text)
-            if k + 1 < len(optstring) and optstring[k + 1] == ":":
-                if j + 1 < len(word):
-                    arg = word[j + 1:]
-                else:
-                    i += 1
-                    if i >= len(argv):
-                        usage(prog, usage_text)
-                    arg = argv[i]
-                opts.append((letter, arg))
-                break
-            opts.append((letter, None))
-            j += 1
-        i += 1
-    return opts, argv[i:]
+__all__ = ["subgetopt", "pathexec"]  # subgetopt: s6py.diag's, re-exported
 
 
 def _restore_signals():

@@ -11,7 +11,7 @@ script of ten execline commands costs one interpreter start.  Children (the bloc
 import os
 import sys
 
-from s6py import lc_ctype_coerced
+from s6py import lc_ctype_coerced, scan_options
 
 # command name -> "module:function" (module relative to s6py.execline)
 COMMANDS = {
@@ -127,36 +127,9 @@ def dieusage(usage):
 
 
 def getopt(argv, optstring, usage):
-    """skalibs subgetopt: return ([(letter, arg)], index of the first non-option)."""
-    opts = []
-    i = 1
-    n = len(argv)
-    while i < n:
-        a = argv[i]
-        if a == "--":
-            i += 1
-            break
-        if len(a) < 2 or a[0] != "-":
-            break
-        j = 1
-        while j < len(a):
-            c = a[j]
-            k = optstring.find(c)
-            if c == ":" or k < 0:
-                dieusage(usage)
-            if k + 1 < len(optstring) and optstring[k + 1] == ":":
-                if j + 1 < len(a):
-                    opts.append((c, a[j + 1:]))
-                elif i + 1 < n:
-                    i += 1
-                    opts.append((c, argv[i]))
-                else:
-                    dieusage(usage)
-                break
-            opts.append((c, None))
-            j += 1
-        i += 1
-    return opts, i
+    """skalibs subgetopt (s6py.scan_options): return ([(letter, arg)], index of the first
+    non-option); a bad option is dieusage(USAGE)."""
+    return scan_options(argv, optstring, lambda: dieusage(usage))
 
 
 def uint0(s):

@@ -2,6 +2,8 @@
 
 import os
 
+from s6py import scan_options
+
 from . import core
 from .core import block, die, dieusage, getopt
 from .subst import DEFAULT_DELIM, TransformError, substitute, transform
@@ -210,8 +212,9 @@ def _glob(pattern, flags):
 
 
 def _subgetopt(argv, optstring):
+    """getopt for the commands whose bad options are not an error: (None, 0) then."""
     try:
-        return getopt(argv, optstring, None)
+        return scan_options(argv, optstring, _bad_option)
     except _Usage:
         return None, 0
 
@@ -220,24 +223,8 @@ class _Usage(Exception):
     pass
 
 
-_real_dieusage = core.dieusage
-
-
-def _getopt(argv, optstring, usage):
-    if usage is None:
-        saved = core.dieusage
-
-        def raiser(u):
-            raise _Usage()
-        core.dieusage = raiser
-        try:
-            return core.getopt(argv, optstring, usage)
-        finally:
-            core.dieusage = saved
-    return core.getopt(argv, optstring, usage)
-
-
-getopt = _getopt  # noqa: F811
+def _bad_option():
+    raise _Usage()
 
 
 def _exlsn(argv, func, usage):
