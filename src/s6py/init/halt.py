@@ -9,20 +9,16 @@ import errno
 import os
 import sys
 
+from s6py.diag import subgetopt
+
 PROG = "halt"
 
 
 def main(argv):
-    import getopt
-
-    try:
-        opts, args = getopt.getopt(argv[1:], "s:")
-    except getopt.GetoptError:
-        sys.stderr.write("%s: usage: %s [ -s scandir ]\n" % (PROG, PROG))
-        return 100
+    opts, args = subgetopt(PROG, PROG + " [ -s scandir ]", argv, "s:")
     scandir = None
     for opt, value in opts:
-        if opt == "-s":
+        if opt == "s":
             scandir = value
     if scandir is None:
         from s6py.init.settings import Paths
