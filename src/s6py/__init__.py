@@ -4,8 +4,8 @@ Every helper command is a fresh interpreter, and `python3 -I -S -m s6py s6-svok 
 not pay for modules it does not use, so nothing but `os` (already loaded by then) is
 imported here.  This module, loaded by every command anyway, holds the few helpers that
 several kinds of commands need (execlineb, the chain-loaders, s6-log, /init): skalibs'
-option scanning, what exec gave this process (its environment without Python's
-additions) and the PATH search.
+option scanning, what exec gave this process (its environment and signal dispositions
+without Python's additions), the PATH search and strerror.
 """
 
 import os
@@ -32,6 +32,20 @@ def lc_ctype_coerced():
     except OSError:
         return b"LANG" not in env and b"LC_ALL" not in env and env[b"LC_CTYPE"] == b"C.UTF-8"
     return b"\0LC_CTYPE=" not in b"\0" + initial
+
+
+def restore_python_ignored_signals():
+    """Give SIGPIPE and SIGXFSZ back SIG_DFL: Python sets them to SIG_IGN at start-up, and
+    an ignored signal stays ignored across exec."""
+    import _signal  # not `signal`, which imports `enum`
+
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        num = getattr(_signal, name, None)
+        if num is not None:
+            try:
+                _signal.signal(num, _signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
 
 
 def original_environ():
@@ -106,3 +120,8 @@ def scan_options(argv, optstring, bad):
             j += 1
         i += 1
     return opts, i
+
+
+def strerror(exc):
+    """The C library's text for an OSError, as strerr_diefusys prints it."""
+    return os.strerror(exc.errno) if getattr(exc, "errno", None) else str(exc)

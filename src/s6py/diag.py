@@ -11,7 +11,9 @@ exit code.
 
 import os
 
-from s6py import scan_options
+from s6py import scan_options, strerror
+
+__all__ = ["warn", "fatal", "usage", "strerror", "subgetopt"]  # strerror: s6py's
 
 
 def _say(prog, kind, parts):
@@ -34,11 +36,6 @@ def fatal(prog, code, *parts):
 def usage(prog, text):
     _say(prog, "usage", (text,))
     raise SystemExit(100)
-
-
-def strerror(exc):
-    """The C library's text for an OSError, as strerr_diefusys prints it."""
-    return os.strerror(exc.errno) if getattr(exc, "errno", None) else str(exc)
 
 
 def subgetopt(prog, usage_text, argv, optstring):

@@ -8,25 +8,10 @@ Kept free of heavy imports (no getopt/gettext, no signal/enum): a command such a
 import errno
 import os
 
-from s6py import original_environ, path_candidates
+from s6py import original_environ, path_candidates, restore_python_ignored_signals
 from s6py.diag import fatal, subgetopt, usage
 
 __all__ = ["subgetopt", "pathexec"]  # subgetopt: s6py.diag's, re-exported
-
-
-def _restore_signals():
-    """Python ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across exec."""
-    try:
-        import _signal as sig
-    except ImportError:  # pragma: no cover - every CPython has it
-        import signal as sig
-    for name in ("SIGPIPE", "SIGXFSZ"):
-        num = getattr(sig, name, None)
-        if num is not None:
-            try:
-                sig.signal(num, sig.SIG_DFL)
-            except (OSError, ValueError):
-                pass
 
 
 def pathexec(prog, args, env=None):
@@ -42,7 +27,7 @@ def pathexec(prog, args, env=None):
     name = args[0]
     if env is None:
         env = original_environ()
-    _restore_signals()
+    restore_python_ignored_signals()
     bargs = [os.fsencode(a) for a in args]
     candidates = path_candidates(bargs[0], os.environb.get(b"PATH", b"/usr/bin:/bin"))
     last = 0

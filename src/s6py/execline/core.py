@@ -11,7 +11,7 @@ script of ten execline commands costs one interpreter start.  Children (the bloc
 import os
 import sys
 
-from s6py import lc_ctype_coerced, scan_options
+from s6py import lc_ctype_coerced, restore_python_ignored_signals, scan_options
 
 # command name -> "module:function" (module relative to s6py.execline)
 COMMANDS = {
@@ -354,10 +354,7 @@ def init_process():
       interpreter started in the C locale; it is dropped unless exec really gave it to us.
     """
     import _signal as signal
-    for name in ("SIGPIPE", "SIGXFSZ"):
-        s = getattr(signal, name, None)
-        if s is not None:
-            signal.signal(s, signal.SIG_DFL)
+    restore_python_ignored_signals()
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
     if "LC_ALL" not in os.environ and lc_ctype_coerced():  # any LC_ALL, even empty, keeps it

@@ -17,10 +17,10 @@ import signal
 import stat
 import time
 
-from s6py import DEFAULT_PATH, find_executable
+from s6py import DEFAULT_PATH, find_executable, strerror
 
 from . import stamp
-from .report import fatalsys, syserr
+from .report import fatalsys
 
 
 class Rot(enum.Enum):
@@ -323,7 +323,7 @@ class Logdir:
             os.execv(argv[0], argv)
         except BaseException as e:  # noqa: BLE001 - the child must never return
             try:
-                os.write(2, ("%s: fatal: unable to %s: %s\n" % (prog, what, syserr(e))).encode())
+                os.write(2, ("%s: fatal: unable to %s: %s\n" % (prog, what, strerror(e))).encode())
             finally:
                 os._exit(111)
 

@@ -2,6 +2,8 @@
 
 import os
 
+from s6py import strerror
+
 PROG = "s6-log"
 
 
@@ -12,10 +14,6 @@ class Fatal(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-def syserr(exc):
-    return os.strerror(exc.errno) if getattr(exc, "errno", None) else str(exc)
 
 
 def write_all(fd, data):
@@ -45,7 +43,7 @@ class Reporter:
 
     def warnsys(self, what, exc):
         if self.verbosity:
-            self._say("warning: unable to %s: %s" % (what, syserr(exc)))
+            self._say("warning: unable to %s: %s" % (what, strerror(exc)))
 
     def fatal_text(self, message):
         return "%s: fatal: %s\n" % (self.prog, message)
@@ -58,4 +56,4 @@ class Reporter:
 
 
 def fatalsys(what, exc, code=111):
-    return Fatal(code, "unable to %s: %s" % (what, syserr(exc)))
+    return Fatal(code, "unable to %s: %s" % (what, strerror(exc)))
