@@ -435,7 +435,6 @@ def chain(argv):
     """Run ARGV: interpret our commands in-process, exec the first foreign program.
 
     Returns an exit code when a command exits; raises Exit on fatal errors."""
-    global PROG
     while True:
         if not argv:
             return 0

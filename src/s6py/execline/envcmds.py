@@ -159,13 +159,11 @@ def _dir_multidefine(argv, subs):
         return -4
     words = _transform_or_die(value, True, crunch, chomp, delim)
     mx = len(words)
-    last = None
     for k, name in enumerate(names):
         if name:
             if name in subs:
                 return -2
             subs[name] = [words[k]] if k < mx else ([] if zeroword else [""])
-            last = name
     if len(names) < mx and likeread and names[-1]:
         subs[names[-1]] = words[len(names) - 1:]
     return end + 1

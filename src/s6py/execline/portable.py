@@ -3,7 +3,7 @@
 import os
 
 from . import core
-from .core import die, dieusage, getopt
+from .core import dieusage, getopt
 
 
 def echo(argv):
