@@ -9,6 +9,8 @@ import _signal as signal  # the `signal` module imports `enum`: milliseconds of 
 import os
 import sys
 
+from s6py import scan_options
+
 PROG = "s6-svscan"
 USAGE = "s6-svscan [ -c maxservices ] [ -t timeout ] [ -d notif ] [ -X consoleholder ] [ dir ]"
 
@@ -21,27 +23,15 @@ def _die(code, message):
     return code
 
 
+def _bad_option():
+    raise ValueError("bad option")
+
+
 def parse(argv):
     """Return (rescan_ms, notif_fd, scandir); raise ValueError on bad usage."""
     rescan, notif = 0, None
-    i = 1
-    while i < len(argv):  # POSIX getopt, by hand: the getopt module imports gettext (ms)
-        word = argv[i]
-        if word == "--":
-            i += 1
-            break
-        if len(word) < 2 or word[0] != "-":
-            break
-        letter = word[1]
-        if letter not in "cCLtdX":
-            raise ValueError(word)
-        if len(word) > 2:
-            value = word[2:]
-        elif i + 1 < len(argv):
-            i += 1
-            value = argv[i]
-        else:
-            raise ValueError(word)
+    opts, i = scan_options(argv, "c:C:L:t:d:X:", _bad_option)
+    for letter, value in opts:
         if not value.isdigit():
             raise ValueError(value)
         if letter == "t":
@@ -50,7 +40,6 @@ def parse(argv):
             notif = int(value)
             if notif < 3:
                 raise ValueError(value)
-        i += 1
     args = argv[i:]
     if len(args) > 1:
         raise ValueError(args)
