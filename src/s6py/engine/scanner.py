@@ -82,8 +82,7 @@ class Scanner:
         self.entries = {}
         self.terminating = False
         self._finished = False
-        self._control_fds = None
-        self._lock_fd = None
+        self._control = None  # control.Endpoint of .s6-svscan once open_control() ran
         self._rescan_timer = None
 
     # ------------------------------------------------------------------ setup
@@ -99,24 +98,19 @@ class Scanner:
         except FileExistsError:
             pass
         try:
-            self._lock_fd = control.take_lock(os.path.join(self.scandir, control.SVSCAN_LOCK))
+            self._control = control.Endpoint(os.path.join(self.scandir, control.SVSCAN_LOCK),
+                                             os.path.join(self.scandir, control.SVSCAN_CONTROL))
         except BlockingIOError:
             raise LockedError("another instance of s6-svscan is already running on %s" % self.scandir)
-        control.make_fifo(os.path.join(self.scandir, control.SVSCAN_CONTROL), 0o600)
-        self._control_fds = control.open_for_reading(os.path.join(self.scandir, control.SVSCAN_CONTROL))
-        self.loop.add_reader(self._control_fds[0], self._on_control)
+        self.loop.add_reader(self._control.read_fd, self._on_control)
         if self.rescan_ms:
             self._schedule_rescan()
 
     def close_control(self):
-        if self._control_fds is not None:
-            self.loop.remove_reader(self._control_fds[0])
-            for fd in self._control_fds:
-                _close(fd)
-            self._control_fds = None
-        if self._lock_fd is not None:
-            _close(self._lock_fd)
-            self._lock_fd = None
+        if self._control is not None:
+            self.loop.remove_reader(self._control.read_fd)
+            self._control.close()
+            self._control = None
 
     def _schedule_rescan(self):
         def tick():
@@ -127,10 +121,7 @@ class Scanner:
     # ------------------------------------------------------------ control FIFO
 
     def _on_control(self):
-        try:
-            data = os.read(self._control_fds[0], 4096)
-        except (BlockingIOError, InterruptedError):
-            return
+        data = self._control.read()
         for letter in data.decode("ascii", "replace"):
             self.loop._guard(self.command, letter)  # a failing letter does not eat the rest
 

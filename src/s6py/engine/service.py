@@ -213,8 +213,7 @@ class Service:
         self._ready_at = None          # monotonic time that run became ready (None: not yet)
         self._deadline = None
         self._notify_fd = None
-        self._control_fds = None
-        self._lock_fd = None
+        self._control = None  # control.Endpoint of supervise/ while supervised
         self._closed_stdio = False
         self._child_pid = 0          # pid we watch (./run or ./finish), 0 if none
         self._listeners = []
@@ -248,7 +247,7 @@ class Service:
         self.status.stamp = tai64n.now()
         self.status.readystamp = self.status.stamp
         self.running = True
-        self.loop.add_reader(self._control_fds[0], self._on_control)
+        self.loop.add_reader(self._control.read_fd, self._on_control)
         # s6-supervise announces the down state, sends `s`, then spawns at once: doing the
         # spawn here writes the status once and sends `su` in one write (nobody can read
         # in between, we are one thread).  The event/ notification also removes stale
@@ -299,25 +298,16 @@ class Service:
             except FileExistsError:
                 if not os.path.isdir(supervise):
                     raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory", supervise)
-            self._lock_fd = control.take_lock(self._p(control.SUPERVISE_LOCK))
-            try:
-                control.make_fifo(self._p(control.SUPERVISE_CONTROL), 0o600)
-                self._control_fds = control.open_for_reading(self._p(control.SUPERVISE_CONTROL))
-            except OSError:
-                self._release()
-                raise
+            self._control = control.Endpoint(self._p(control.SUPERVISE_LOCK),
+                                             self._p(control.SUPERVISE_CONTROL))
         finally:
             os.umask(old)
 
     def _release(self):
-        if self._control_fds is not None:
-            self.loop.remove_reader(self._control_fds[0])
-            for fd in self._control_fds:
-                _close(fd)
-            self._control_fds = None
-        if self._lock_fd is not None:
-            _close(self._lock_fd)
-            self._lock_fd = None
+        if self._control is not None:
+            self.loop.remove_reader(self._control.read_fd)
+            self._control.close()
+            self._control = None
 
     def bail(self):
         """End of supervision (s6-supervise exiting): `x`, release everything, tell the owner."""
@@ -394,9 +384,7 @@ class Service:
 
     def _on_control(self):
         try:
-            data = os.read(self._control_fds[0], 4096)
-        except (BlockingIOError, InterruptedError):
-            return
+            data = self._control.read()
         except OSError as e:
             warn("s6-svscan: warning: %s: unable to read supervise/control: %s" % (self.name, e.strerror))
             return

@@ -155,3 +155,36 @@ def supervised(service):
         return is_locked(os.path.join(service, SUPERVISE_LOCK))
     except FileNotFoundError:
         return False
+
+
+class Endpoint:
+    """A supervisor's side of a control FIFO: its lock, and the FIFO held open for reading.
+
+    Both are taken together (lock first: a second supervisor must fail before touching the
+    FIFO) and released together; `read_fd` is what the owner registers with its loop.
+    Raises BlockingIOError when another process holds the lock, OSError otherwise (and
+    then holds nothing).
+    """
+
+    def __init__(self, lock_path, fifo_path, lock_mode=0o644):
+        self.lock_fd = take_lock(lock_path, lock_mode)
+        try:
+            make_fifo(fifo_path, 0o600)
+            self.read_fd, self._write_fd = open_for_reading(fifo_path)
+        except OSError:
+            os.close(self.lock_fd)
+            raise
+
+    def read(self):
+        """The letters waiting in the FIFO (b"" if none); never blocks."""
+        try:
+            return os.read(self.read_fd, 4096)
+        except (BlockingIOError, InterruptedError):
+            return b""
+
+    def close(self):
+        for fd in (self.read_fd, self._write_fd, self.lock_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
