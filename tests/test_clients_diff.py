@@ -393,14 +393,35 @@ def test_svc_wait_up_from_down(tree, clients):
 
 # ---------------------------------------------------------------- s6-svwait / s6-svlisten
 
-def _waiter_scenario(clients, waiter, trigger, a, b, settle=0.15):
+def _listeners(d):
+    try:
+        return [n for n in os.listdir(os.path.join(d, "event")) if n.startswith("ftrig1")]
+    except OSError:
+        return []
+
+
+def _wait_subscribed(p, before, timeout=5.0):
+    """Until the waiter P has added a listener FIFO to each event/ of BEFORE ({dir: count of
+    listeners before P started}), or has exited.
+
+    A fixed sleep here made the scenario depend on how fast an interpreter starts on a
+    loaded machine; the subscription itself is the observable moment."""
+    deadline = time.monotonic() + timeout
+    while p.poll() is None and time.monotonic() < deadline:
+        if all(len(_listeners(d)) > n for d, n in before.items()):
+            return
+        time.sleep(0.005)
+
+
+def _waiter_scenario(clients, waiter, trigger, a, b):
     """Start WAITER (with the client under test), then TRIGGER with the real s6-svc."""
     out = {}
     for side, d in (("theirs", a), ("ours", b)):
         exe = clients.theirs(waiter[0]) if side == "theirs" else str(clients.ours / waiter[0])
-        p = subprocess.Popen([exe] + [x.replace("{}", d) for x in waiter[1:]],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(settle)  # let it subscribe (the subscription is what is under test)
+        argv = [exe] + [x.replace("{}", d) for x in waiter[1:]]
+        before = {d: len(_listeners(d))} if "{}" in waiter else {}
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _wait_subscribed(p, before)
         if trigger:
             clients.run("theirs", [x.replace("{}", d) for x in trigger])
         so, se = p.communicate(timeout=10)

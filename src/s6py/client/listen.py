@@ -36,6 +36,9 @@ class Listen:
         self.up = []
         self.ready = []
         self.extra = {}  # fd -> callback polled alongside the listeners; True = done
+        #: event bytes read but not yet applied, per service: a restart's `d` and `u` often
+        #: arrive in one read, and the second wait of `s6-svwait -r` needs the `u`
+        self.pending = []
         gid = os.getegid()
         for d in self.dirs:
             eventdir = os.path.join(d, "event")
@@ -56,6 +59,7 @@ class Listen:
                       strerror(e) if isinstance(e, OSError) else os.strerror(32))
             self.up.append(bool(st.pid) and not st.finishing)
             self.ready.append(st.ready)
+            self.pending.append(b"")
 
     def close(self):
         for listener in self.listeners:
@@ -72,6 +76,12 @@ class Listen:
         failures = 0
         if self.got(wantup, wantready, or_):
             return 0
+        for i in range(len(self.pending)):
+            data, self.pending[i] = self.pending[i], b""
+            failed, reached = self._feed(i, data, wantup, wantready, or_)
+            failures += failed
+            if reached:
+                return failures
         poller = select.poll()
         by_fd = {}
         for i, listener in enumerate(self.listeners):
@@ -94,12 +104,23 @@ class Listen:
                         poller.unregister(fd)
                     continue
                 i = by_fd[fd]
-                for byte in self.listeners[i].read():
-                    if byte not in EVENTS:
-                        continue
-                    failures += self._apply(i, byte, wantup, wantready)
-                    if self.got(wantup, wantready, or_):
-                        return failures
+                failed, reached = self._feed(i, self.listeners[i].read(), wantup, wantready, or_)
+                failures += failed
+                if reached:
+                    return failures
+
+    def _feed(self, i, data, wantup, wantready, or_):
+        """Apply service I's event bytes DATA in order; stop at the one that reaches the
+        wanted state and keep the rest in self.pending.  Returns (failures, reached)."""
+        failures = 0
+        for k, byte in enumerate(data):
+            if byte not in EVENTS:
+                continue
+            failures += self._apply(i, byte, wantup, wantready)
+            if self.got(wantup, wantready, or_):
+                self.pending[i] = data[k + 1:]
+                return failures, True
+        return failures, False
 
     def _apply(self, i, byte, wantup, wantready):
         if byte == ord("x"):
