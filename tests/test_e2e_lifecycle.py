@@ -62,7 +62,9 @@ def test_podman_exec_drives_the_services(img, tmp_path):
         assert c.exec("s6-svstat", "/run/service/web").stdout.startswith("down (signal SIGTERM)")
         assert c.exec("s6-svc", "-wu", "-u", "/run/service/web").returncode == 0
         assert c.exec("s6-svstat", "-o", "up,wantedup", "/run/service/web").stdout == "true true\n"
-        assert c.exec("/command/s6-svscanctl", "-t", "/run/service").returncode == 0
+        # the stop it asks for can be so quick that the container (and this exec session
+        # with it) is gone before the exec'd command has exited: podman then says 137
+        assert c.exec("/command/s6-svscanctl", "-t", "/run/service").returncode in (0, 137)
         assert c.wait(timeout=20) == 0
 
 
