@@ -14,22 +14,13 @@ def _run_subst(subs, rest, what="complete exlsn function"):
     return argv if argv else 0
 
 
-def _transform_or_die(value, split, crunch, chomp, delim):
-    try:
-        return transform(value, split, crunch, chomp, delim)
-    except TransformError:
-        die(111, "unable to complete exlsn function: Invalid argument")
+def _transform_options(opts):
+    """Take the el_transform options (-N -n -s -C -c -d) out of OPTS, last one winning.
 
-
-# Each directive parser takes argv (argv[0] = directive name) and the substitution dict,
-# returns the number of words consumed or a negative code (-3 usage, -2 bad key).
-
-def _dir_define(argv, subs):
+    Returns ((split, crunch, chomp, delim), the other options in their order)."""
     split = crunch = chomp = False
     delim = DEFAULT_DELIM
-    opts, i = _subgetopt(argv, "NnsCcd:")
-    if opts is None:
-        return -3
+    others = []
     for c, arg in opts:
         if c == "N":
             chomp = False
@@ -43,22 +34,42 @@ def _dir_define(argv, subs):
             crunch = False
         elif c == "d":
             delim = arg
+        else:
+            others.append((c, arg))
+    return (split, crunch, chomp, delim), others
+
+
+def _transform_or_die(value, split, crunch, chomp, delim):
+    try:
+        return transform(value, split, crunch, chomp, delim)
+    except TransformError:
+        die(111, "unable to complete exlsn function: Invalid argument")
+
+
+# Each directive parser takes argv (argv[0] = directive name) and the substitution dict,
+# returns the number of words consumed or a negative code (-3 usage, -2 bad key).
+
+def _dir_define(argv, subs):
+    opts, i = _subgetopt(argv, "NnsCcd:")
+    if opts is None:
+        return -3
+    how, _ = _transform_options(opts)
     if len(argv) - i < 2:
         return -3
     key = argv[i]
     if not key or key in subs:
         return -2
-    subs[key] = _transform_or_die(argv[i + 1], split, crunch, chomp, delim)
+    subs[key] = _transform_or_die(argv[i + 1], *how)
     return i + 2
 
 
 def _dir_importas(argv, subs, modifs=None):
-    split = crunch = chomp = insist = unexport = False
-    delim = DEFAULT_DELIM
+    insist = unexport = False
     default = None
     opts, i = _subgetopt(argv, "iuD:NnsCcd:")
     if opts is None:
         return -3
+    how, opts = _transform_options(opts)
     for c, arg in opts:
         if c == "i":
             insist = True
@@ -66,18 +77,6 @@ def _dir_importas(argv, subs, modifs=None):
             unexport = True
         elif c == "D":
             default = arg
-        elif c == "N":
-            chomp = False
-        elif c == "n":
-            chomp = True
-        elif c == "s":
-            split = True
-        elif c == "C":
-            crunch = True
-        elif c == "c":
-            crunch = False
-        elif c == "d":
-            delim = arg
     if len(argv) - i < 2:
         return -3
     key, var = argv[i], argv[i + 1]
@@ -90,7 +89,7 @@ def _dir_importas(argv, subs, modifs=None):
         x = default
     elif unexport and modifs is not None:
         modifs.append(var)
-    subs[key] = [] if x is None else _transform_or_die(x, split, crunch, chomp, delim)
+    subs[key] = [] if x is None else _transform_or_die(x, *how)
     return i + 2
 
 
@@ -132,23 +131,13 @@ def _dir_multidefine(argv, subs):
     opts, i = _subgetopt(argv, "0rNnCcd:")
     if opts is None:
         return -3
-    zeroword = likeread = chomp = crunch = False
-    delim = DEFAULT_DELIM
+    zeroword = likeread = False
+    (_, crunch, chomp, delim), opts = _transform_options(opts)
     for c, arg in opts:
         if c == "0":
             zeroword = True
         elif c == "r":
             likeread = True
-        elif c == "N":
-            chomp = False
-        elif c == "n":
-            chomp = True
-        elif c == "C":
-            crunch = True
-        elif c == "c":
-            crunch = False
-        elif c == "d":
-            delim = arg
     if len(argv) - i < 2:
         return -3
     value = argv[i]
