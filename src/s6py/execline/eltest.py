@@ -53,6 +53,15 @@ def _lex(args):
     return tree
 
 
+def _reduce_negations(tree, stack):
+    """The top of STACK is a complete operand: fold every pending `!` below it into it."""
+    tree[stack[-1]].type = 9
+    while tree[stack[-2]].type == 6:
+        tree[stack[-2]].type = 9
+        tree[stack[-2]].arg1 = stack[-1]
+        stack.pop()
+
+
 def _parse(tree):
     die = core.die
     n = len(tree)
@@ -79,21 +88,13 @@ def _parse(tree):
                 tree[stack[-2]].arg2 = stack[-1]
                 stack[-3] = stack[-2]
                 del stack[-2:]
-            tree[stack[-1]].type = 9
-            while tree[stack[-2]].type == 6:
-                tree[stack[-2]].type = 9
-                tree[stack[-2]].arg1 = stack[-1]
-                stack.pop()
+            _reduce_negations(tree, stack)
         elif act == "N":
             if tree[stack[-3]].type != 4:
                 die(100, "parse error: bad right parenthesis at argument %d" % pos)
             stack[-3] = stack[-2]
             del stack[-2:]
-            tree[stack[-1]].type = 9
-            while tree[stack[-2]].type == 6:
-                tree[stack[-2]].type = 9
-                tree[stack[-2]].arg1 = stack[-1]
-                stack.pop()
+            _reduce_negations(tree, stack)
         elif act == "A":
             if tree[stack[-2]].type == 7:
                 tree[stack[-2]].arg1 = stack[-3]
