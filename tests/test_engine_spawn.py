@@ -7,9 +7,6 @@ import pytest
 
 from s6py.engine.spawn import SpawnError, spawn
 
-#: signals 32 and 33 are the C library's own; glibc's posix_spawn cannot reset them
-LIBC_RESERVED = (1 << 31) | (1 << 32)
-
 
 def wait(pid):
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
@@ -86,7 +83,7 @@ def test_signal_mask_is_emptied_and_dispositions_reset():
         signal.signal(signal.SIGUSR2, old)
     fields = dict(zip(out.split()[::2], out.split()[1::2]))
     assert int(fields["SigBlk:"], 16) == 0
-    assert int(fields["SigIgn:"], 16) & ~LIBC_RESERVED == 0
+    assert int(fields["SigIgn:"], 16) == 0  # none, not even the C library's own 32 and 33
 
 
 @pytest.mark.parametrize("content, mode, expected", [
@@ -175,9 +172,7 @@ def test_an_fd_made_inheritable_after_the_first_spawn_does_not_leak_either():
               "os.dup2(r, 7)  # inheritable, as os.dup2 makes it by default\n"
               "os.set_inheritable(w, True)\n"
               "pid = spawn(['/bin/ls', '/proc/self/fd'], fds={5: r})\n"
-              "os.waitpid(pid, 0)\n"
-              "print(os.get_inheritable(7))\n" % src)
+              "os.waitpid(pid, 0)\n" % src)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True).stdout.split()
-    assert sorted(int(x) for x in out[:-1]) == [0, 1, 2, 3, 5]  # 3: ls's own directory fd
-    assert out[-1] == "False"  # spawn() leaves every fd >= 3 close-on-exec
+    assert sorted(int(x) for x in out) == [0, 1, 2, 3, 5]  # 3: ls's own directory fd

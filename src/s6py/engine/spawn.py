@@ -11,9 +11,9 @@
     every other one: Python opens fds CLOEXEC already, but an embedding program (or our
     own parent) may hold inheritable ones, and a supervisor must not leak them;
   * optionally takes a blocking POSIX lock on a file at a given fd (s6's `lock-fd`).
-When possible (no lock, setsid or no session change) this is done with os.posix_spawn,
-which glibc implements with a vfork-like clone: no copy-on-write faults of a large Python
-process, and exec errors come back as the call's error.  Otherwise:
+Never os.posix_spawn, although glibc's vfork-like clone would be cheaper: its child sets the
+C library's internal signals 32 and 33 to SIG_IGN and exec keeps them ignored, which a Go,
+musl or static program then sees (s6-supervise forks, and its services see neither).
 If exec (or any of these steps) fails, the child writes errno and the failing step into a
 CLOEXEC pipe and exits 127; the parent reads that pipe until EOF (EOF = exec succeeded)
 and raises SpawnError, so the caller can print one clear line.
@@ -179,8 +179,6 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
     environ = (os.environb if os.supports_bytes_environ else os.environ) if env is None else env
     if foreground_tty is not None:
         session = "pgrp"
-    if lock is None and foreground_tty is None and _posix_spawn_usable(session):
-        return _spawn_fast(program, argv, cwd, environ, wanted, session)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     try:
         pid = os.fork()
@@ -269,124 +267,6 @@ def _take_lock(fcntl, lock_fd, err_w):
     os.close(err_w)
     fcntl.lockf(lock_fd, fcntl.LOCK_EX)
     return None
-
-
-_CAN_POSIX_SPAWN = None
-_DEFAULT_SIGNALS = None
-_CLOSE_RANGE = None      # libc's close_range, False where the kernel or libc lacks it
-_STRAYS_CHECKED = False  # without close_range: strays are made CLOEXEC once, at first use
-CLOSE_RANGE_CLOEXEC = 4
-
-
-def _posix_spawn_usable(session):
-    """posix_spawn (vfork-fast, exec errors returned directly) covers setsid or nothing;
-    a new process group alone, or a lock taken in the child, need the fork path."""
-    global _CAN_POSIX_SPAWN, _DEFAULT_SIGNALS
-    if _CAN_POSIX_SPAWN is None:
-        _CAN_POSIX_SPAWN = hasattr(os, "posix_spawn") and sys_platform_is_linux()
-        # every signal the C library lets us name (not its reserved 32 and 33, see below)
-        _DEFAULT_SIGNALS = frozenset(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
-    return _CAN_POSIX_SPAWN and session in ("setsid", None)
-
-
-def sys_platform_is_linux():
-    import sys
-
-    return sys.platform.startswith("linux")
-
-
-def _spawn_fast(program, argv, cwd, environ, wanted, session):
-    """posix_spawn with the same hygiene as the fork path.
-
-    * cwd: posix_spawn has no chdir action, so we fchdir there and back around it (we are
-      single-threaded; the relative program path, like "./run", is resolved there too);
-    * signals: every disposition reset to default (setsigdef), empty mask;
-    * fds: dup2 actions for the wanted ones.  A source that is itself a target number is
-      first duplicated, so no action clobbers another's source.  Every other fd must be
-      close-on-exec.  Python creates every fd CLOEXEC, but we may have inherited
-      inheritable ones, and an embedder may make one inheritable at any time (os.dup2
-      does by default).  So before each spawn every fd >= 3 is marked close-on-exec with
-      one close_range(3, ~0, CLOSE_RANGE_CLOEXEC) (Linux 5.11, glibc 2.34; through
-      ctypes, about a microsecond).  Without it, the strays are marked once, at the
-      first spawn, from one /proc listing (a listing per spawn would cost a syscall per
-      open fd, thousands with hundreds of services); an fd made inheritable later would
-      then leak, on those old systems only.
-    * glibc cannot put its internal signals 32 and 33 in setsigdef; posix_spawn leaves
-      them ignored in the child (no glibc program notices: glibc reinstalls its handlers).
-    """
-    sources = {}
-    temporaries = []
-    try:
-        for target, source in wanted.items():
-            if source in wanted and source != target or source == target:
-                dup = os.dup(source)
-                temporaries.append(dup)
-                source = dup
-            sources[target] = source
-        global _STRAYS_CHECKED
-        if not _cloexec_from_3() and not _STRAYS_CHECKED:
-            _cloexec_strays(set(sources) | set(sources.values()))
-            _STRAYS_CHECKED = True
-        actions = [(os.POSIX_SPAWN_DUP2, source, target) for target, source in sources.items()]
-        here = None
-        if cwd is not None:
-            here = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            try:
-                os.chdir(cwd)
-            except OSError as e:
-                os.close(here)
-                raise SpawnError(e.errno, "chdir", cwd, cwd) from None
-        try:
-            return os.posix_spawn(program, argv, environ, file_actions=actions,
-                                  setsid=(session == "setsid"), setsigdef=_DEFAULT_SIGNALS,
-                                  setsigmask=())
-        except OSError as e:
-            raise SpawnError(e.errno, "exec", program, cwd) from None
-        finally:
-            if here is not None:
-                os.fchdir(here)
-                os.close(here)
-    finally:
-        for fd in temporaries:
-            os.close(fd)
-
-
-def _cloexec_from_3():
-    """Mark every fd >= 3 close-on-exec in one syscall; False if the system cannot.
-    (The dup2 actions of posix_spawn clear the flag on their targets in the child.)"""
-    global _CLOSE_RANGE
-    if _CLOSE_RANGE is None:
-        _CLOSE_RANGE = False
-        try:
-            import ctypes
-
-            function = ctypes.CDLL(None, use_errno=True).close_range
-            function.argtypes = (ctypes.c_uint, ctypes.c_uint, ctypes.c_int)
-            function.restype = ctypes.c_int
-            if function(3, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC) == 0:  # also probes the kernel
-                _CLOSE_RANGE = function
-                return True
-        except (OSError, AttributeError, ImportError):
-            pass
-        return False
-    return bool(_CLOSE_RANGE) and _CLOSE_RANGE(3, 0xFFFFFFFF, CLOSE_RANGE_CLOEXEC) == 0
-
-
-def _cloexec_strays(keep):
-    """Mark close-on-exec every fd >= 3 that is inheritable and not in KEEP."""
-    try:
-        names = os.listdir("/proc/self/fd")
-    except OSError:
-        return
-    for name in names:
-        fd = int(name)
-        if fd < 3 or fd in keep:
-            continue
-        try:
-            if os.get_inheritable(fd):
-                os.set_inheritable(fd, False)
-        except OSError:
-            pass
 
 
 def _wait_quietly(pid):
