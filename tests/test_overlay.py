@@ -137,6 +137,35 @@ def test_launcher_finds_python_without_path(relocated):
     assert (r.returncode, r.stdout) == (0, b"x\n")
 
 
+def test_a_renamed_link_still_reaches_its_command_from_a_shebang(relocated, tmp_path):
+    """`mv /usr/bin/with-contenv /usr/bin/with-contenvb` (linuxserver's base images) keeps
+    the link's target: `#!/usr/bin/with-contenvb sh` runs with-contenv, not "unknown: sh"."""
+    renamed = os.path.join(relocated, "usr", "bin", "with-contenvb")
+    os.symlink("../../command/with-contenv", renamed)
+    try:
+        script = tmp_path / "script"
+        script.write_text("#!%s sh\necho \"hello from $0\"\n" % renamed)
+        os.chmod(script, 0o755)
+        r = subprocess.run([str(script)], env={"PATH": "/usr/bin:/bin"}, capture_output=True)
+    finally:
+        os.unlink(renamed)
+    assert (r.returncode, r.stdout) == (0, b"hello from %s\n" % bytes(script)), r.stderr
+    assert b"unknown command" not in r.stderr
+
+
+def test_a_link_named_after_no_command_says_what_it_resolved_to(relocated):
+    odd = os.path.join(relocated, "command", "frobnicate")
+    os.symlink("../package/admin/s6py/command/s6py", odd)
+    try:
+        r = subprocess.run([odd, "sh"], env={"PATH": "/usr/bin:/bin"}, capture_output=True)
+    finally:
+        os.unlink(odd)
+    lines = r.stderr.decode().splitlines()
+    assert r.returncode == 100 and len(lines) == 1, lines
+    assert lines[0].startswith("s6py: fatal: unknown command: frobnicate (resolved to %s -> " % odd)
+    assert lines[0].count("/command/s6py") == 1
+
+
 @pytest.mark.parametrize("tar", ["tar", "busybox"])
 def test_extracting_keeps_usr_merge_symlinks(tarball, tmp_path, tar):
     if shutil.which(tar) is None:

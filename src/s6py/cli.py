@@ -139,12 +139,40 @@ def resolve(name):
     return getattr(module, function_name)
 
 
+#: the launcher's own names: reached by one of them, argv[1] is the command
+LAUNCHER_NAMES = ("s6py", "__main__.py")
+
+
+def command_name(path, hops=40):
+    """The command PATH (argv[0]) stands for: its basename if that is a command, else the
+    first basename along its chain of symlinks that is one (an image that did
+    `mv /usr/bin/with-contenv /usr/bin/with-contenvb` still reaches with-contenv).
+    Returns (name or None, the chain of paths followed)."""
+    chain = [path]
+    for _ in range(hops):
+        name = os.path.basename(path)
+        if name in COMMANDS:
+            return name, chain
+        try:
+            target = os.readlink(path)
+        except OSError:
+            return None, chain
+        path = os.path.join(os.path.dirname(path), target)
+        chain.append(path)
+    return None, chain
+
+
 def main(argv=None):
     argv = list(sys.argv if argv is None else argv)
     invoked_as = os.path.basename(argv[0]) if argv else ""
-    command = resolve(invoked_as)
-    if command is not None:
-        return command([invoked_as] + argv[1:])
+    if invoked_as not in LAUNCHER_NAMES and invoked_as:
+        name, chain = command_name(argv[0])
+        if name is None:
+            sys.stderr.write("s6py: fatal: unknown command: %s (%s): name a link or copy"
+                             " after a command, or link it to /command/NAME\n"
+                             % (invoked_as, _described(chain)))
+            return 100
+        return resolve(name)([name] + argv[1:])
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         sys.stderr.write(USAGE + " ".join(sorted(COMMANDS)) + "\n")
         return 100
@@ -153,3 +181,10 @@ def main(argv=None):
         sys.stderr.write("s6py: fatal: unknown command: %s\n" % argv[1])
         return 100
     return command(argv[1:])
+
+
+def _described(chain):
+    """What an unknown argv[0] resolved to, for the one line that names it."""
+    if len(chain) == 1:
+        return "%s is not a link to any command" % chain[0]
+    return "resolved to %s, which is no command" % " -> ".join(chain)
