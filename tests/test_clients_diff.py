@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from conftest import newer_s6_text
 
 SLEEPER = "#!/bin/sh\nexec sleep 1000\n"
 NOTIFIER = "#!/bin/sh\necho >&3\nexec sleep 1000\n"
@@ -216,7 +217,8 @@ class Clients:
         exe = self.theirs(args[0]) if side == "theirs" else str(self.ours / args[0])
         p = subprocess.run([exe] + list(args[1:]), capture_output=True, timeout=timeout,
                            stdin=subprocess.DEVNULL, **kw)
-        return p.returncode, p.stdout.decode(), p.stderr.decode()
+        stderr = p.stderr.decode()
+        return p.returncode, p.stdout.decode(), newer_s6_text(stderr) if side == "theirs" else stderr
 
     def same(self, *args, masked=True):
         """Run ARGS with both clients; assert equal results; return them."""

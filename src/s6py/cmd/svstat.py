@@ -47,8 +47,8 @@ def main(argv):
     except OSError as e:
         fatal(PROG, 111, "unable to check ", service, ": ", strerror(e))
     if not supervised:
-        # skalibs 2.13 prints an empty first field here: "fatal: : unable to read ..."
-        fatal(PROG, 1, ": unable to read status for ", service, ": s6-supervise not running")
+        # as s6 2.15 (s6-overlay 3.2's); Debian's 2.11 with skalibs 2.13 doubles the ": "
+        fatal(PROG, 1, "unable to read status for ", service, ": s6-supervise not running")
     try:
         st = status.read(service)
     except (OSError, ValueError) as e:
