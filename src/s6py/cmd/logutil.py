@@ -175,18 +175,10 @@ def catchall(logdir, script, account=DEFAULT_ACCOUNT):
 # ---------------------------------------------------------------- logutil-newfifo
 
 def _rmrf(path):
-    import shutil
+    """s6-rmrf PATH: whatever it is (a stale FIFO, a file, a tree), never following a link."""
+    from s6py.execline.portable import remove_tree
 
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    import stat as _stat
-
-    if _stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(path)
-    else:
-        os.unlink(path)
+    remove_tree(path)
 
 
 def newfifo(argv):

@@ -1,6 +1,8 @@
 """The small s6-portable-utils (and s6) commands that overlay scripts call."""
 
+import errno
 import os
+import stat
 
 from . import core
 from .core import dieusage, getopt
@@ -150,18 +152,102 @@ def ls(argv):
 
 def rmrf(argv):
     core.PROG = "s6-rmrf"
-    import shutil
     for p in argv[1:]:
         try:
-            if os.path.isdir(p) and not os.path.islink(p):
-                shutil.rmtree(p)
-            else:
-                os.unlink(p)
-        except FileNotFoundError:
-            pass
+            remove_tree(p)
         except OSError as e:
             core.diesys(111, "remove " + p, e)
     return 0
+
+
+# Trees are removed and copied with os and stat alone: python3-minimal, the Python of slim
+# images, has no shutil.  Both walk with an explicit stack (no recursion limit) and hold at
+# most one directory descriptor per level.
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+
+
+def remove_tree(path):
+    """Remove PATH whatever it is, a directory with everything under it included.
+
+    A symlink is removed, never followed, at any depth: below PATH every entry is reached
+    through its parent's descriptor (unlinkat, openat with O_NOFOLLOW), so a directory
+    swapped for a link while we work cannot lead outside the tree.  An entry that vanishes
+    meanwhile counts as removed, and so does a PATH that does not exist.  Raises OSError,
+    whose filename is the full path of the entry that could not be removed."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        _gone(os.unlink, path)
+        return
+    try:
+        fd = os.open(path, _DIR_FLAGS)
+    except FileNotFoundError:
+        return
+    stack = []          # [(fd, path, names left)] from PATH down to the current directory
+    try:
+        _push(stack, fd, path)
+        while stack:
+            fd, dpath, names = stack[-1]
+            if names:
+                name = names.pop()
+                child = os.path.join(dpath, name)
+                try:
+                    st = os.lstat(name, dir_fd=fd)
+                except FileNotFoundError:
+                    continue
+                except OSError as e:
+                    raise _at(e, child)
+                if not stat.S_ISDIR(st.st_mode):
+                    _gone(os.unlink, name, fd, child)
+                    continue
+                try:
+                    cfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    continue
+                except OSError as e:
+                    raise _at(e, child)
+                _push(stack, cfd, child)
+                continue
+            stack.pop()
+            os.close(fd)
+            if stack:
+                _gone(os.rmdir, os.path.basename(dpath), stack[-1][0], dpath)
+            else:
+                _gone(os.rmdir, path)
+    finally:
+        for fd, _, _ in stack:
+            os.close(fd)
+
+
+def _push(stack, fd, path):
+    """Put the directory open on FD, with its entries, on STACK (FD is closed on failure)."""
+    try:
+        names = os.listdir(fd)
+    except OSError as e:
+        os.close(fd)
+        raise _at(e, path)
+    stack.append((fd, path, names))
+
+
+def _gone(remove, name, dir_fd=None, path=None):
+    """REMOVE(NAME) relative to DIR_FD; a vanished entry is fine; errors name PATH."""
+    try:
+        if dir_fd is None:
+            remove(name)
+        else:
+            remove(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise _at(e, path or name)
+
+
+def _at(e, path):
+    """The OSError E (same errno, so the same subclass), with PATH as its filename."""
+    return OSError(e.errno, e.strerror, path)
 
 
 def mkdir(argv):
@@ -251,12 +337,133 @@ def hiercopy(argv):
     core.PROG = "s6-hiercopy"
     if len(argv) < 3:
         dieusage("s6-hiercopy src dst")
-    import shutil
+    src, dst = argv[1], argv[2]
+
+    def report(s, d, e):
+        core.warn("unable to copy %s to %s: %s" % (s, d, os.strerror(e.errno or 0)))
+
     try:
-        if os.path.isdir(argv[1]):
-            shutil.copytree(argv[1], argv[2], symlinks=True, dirs_exist_ok=True)
-        else:
-            shutil.copy2(argv[1], argv[2], follow_symlinks=False)
+        if (not os.path.isdir(src) or os.path.islink(src)) and os.path.isdir(dst):
+            dst = os.path.join(dst, os.path.basename(src))   # into a directory, as cp does
+        failed = copy_tree(src, dst, report)
     except OSError as e:
         core.diesys(111, "copy %s to %s" % (argv[1], argv[2]), e)
+    if failed is not None:
+        core.diesys(111, "copy %s to %s" % (argv[1], argv[2]), failed)
     return 0
+
+
+_COPY_CHUNK = 1 << 17
+
+
+def copy_tree(src, dst, report=None):
+    """Copy SRC to DST as s6-hiercopy does; return None, or the first OSError met below SRC.
+
+    Every kind of file is recreated as what it is: a regular file's bytes, a directory
+    (DST's directories may exist already: the trees merge), a symlink as a link to the
+    same target (never followed, SRC itself included), a FIFO, a device or a socket node.
+    Each copy gets its original's mode (a directory's once its entries are in, so a
+    read-only one is filled first) and times, and as root its owner and group.  A
+    directory is listed before its copy is made, so DST may lie inside SRC.  An entry that
+    cannot be copied is passed to REPORT(its path, its copy's path, the OSError) and the
+    copy goes on with the next one.  An error about SRC or DST themselves is raised."""
+    as_root = os.geteuid() == 0
+    st = os.lstat(src)
+    names = _entries(src, st)
+    _copy_one(src, dst, st, as_root, top=True)
+    if names is None:
+        return None
+    first = None
+    stack = [(src, dst, st, names)]      # directories being filled, SRC's copy at the bottom
+    while stack:
+        sdir, ddir, dir_st, names = stack[-1]
+        if not names:
+            stack.pop()
+            s, d = sdir, ddir
+            try:
+                _set_attrs(ddir, dir_st, as_root)
+                continue
+            except OSError as e:
+                err = e
+        else:
+            name = names.pop()
+            s, d = os.path.join(sdir, name), os.path.join(ddir, name)
+            try:
+                st = os.lstat(s)
+                entries = _entries(s, st)
+                _copy_one(s, d, st, as_root)
+                if entries is not None:
+                    stack.append((s, d, st, entries))
+                continue
+            except OSError as e:
+                err = e
+        if report is not None:
+            report(s, d, err)
+        if first is None:
+            first = err
+    return first
+
+
+def _entries(path, st):
+    """The names in directory PATH (lstat ST), last to copy first; None if no directory."""
+    if not stat.S_ISDIR(st.st_mode):
+        return None
+    return sorted(os.listdir(path), reverse=True)
+
+
+def _copy_one(src, dst, st, as_root, top=False):
+    """Make DST a copy of SRC (lstat ST); a directory is only created (its entries and
+    attributes come later), everything else gets its attributes here."""
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        if top:
+            os.makedirs(dst, 0o700, exist_ok=True)
+        else:
+            try:
+                os.mkdir(dst, 0o700)
+            except FileExistsError:
+                if not os.path.isdir(dst):
+                    raise
+        return
+    if stat.S_ISREG(mode):
+        _copy_bytes(src, dst, stat.S_IMODE(mode))
+    elif stat.S_ISLNK(mode):
+        os.symlink(os.readlink(src), dst)
+    elif stat.S_ISFIFO(mode):
+        os.mkfifo(dst, stat.S_IMODE(mode))
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+        os.mknod(dst, mode, st.st_rdev)
+    else:
+        raise OSError(errno.ENOTSUP, os.strerror(errno.ENOTSUP), src)
+    _set_attrs(dst, st, as_root)
+
+
+def _copy_bytes(src, dst, mode):
+    fin = os.open(src, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode & 0o777)
+        try:
+            while True:
+                data = os.read(fin, _COPY_CHUNK)
+                if not data:
+                    break
+                while data:
+                    data = data[os.write(fout, data):]
+        finally:
+            os.close(fout)
+    finally:
+        os.close(fin)
+
+
+def _set_attrs(path, st, as_root):
+    """Owner (as root; chown first: it clears set-id bits), mode (not for a link: Linux
+    has no link modes), then times, of ST onto PATH; a link itself is never followed."""
+    link = stat.S_ISLNK(st.st_mode)
+    if as_root:
+        try:
+            os.chown(path, st.st_uid, st.st_gid, follow_symlinks=False)
+        except OSError:
+            pass            # as s6-hiercopy: an owner this system cannot give is no failure
+    if not link:
+        os.chmod(path, stat.S_IMODE(st.st_mode))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
