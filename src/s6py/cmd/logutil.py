@@ -135,7 +135,10 @@ def run_s6log(logdir, script, protect=False):
         fatal("logutil-service", 111, "unable to exec ", python, ": ", strerror(e))
 
 
-_LAUNCH = "import sys; sys.path.insert(0, sys.argv.pop(1)); from s6py.cli import main; sys.exit(main())"
+# argv[0] of `python3 -c` is "-c": the command is named to main() as after the launcher's
+# own name, whatever main() makes of an argv[0] that is no command
+_LAUNCH = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from s6py.cli import main;"
+           " sys.exit(main(['s6py'] + sys.argv[1:]))")
 
 
 def service(argv):
