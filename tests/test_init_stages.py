@@ -116,6 +116,8 @@ def test_order_and_messages(box):
     r = box.run(["sh", "-c", "echo cmd-runs"])
     assert r.code == 0, r
     expected = [
+        "[s6-init] making user provided files available at /var/run/s6/etc...exited 0.",
+        "[s6-init] ensuring user provided files have correct perms...exited 0.",
         "[fix-attrs.d] applying ownership & permissions fixes...",
         "[fix-attrs.d] 01-data: applying... ",
         "[fix-attrs.d] 01-data: exited 0.",

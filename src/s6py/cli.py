@@ -165,7 +165,9 @@ def command_name(path, hops=40):
 def main(argv=None):
     argv = list(sys.argv if argv is None else argv)
     invoked_as = os.path.basename(argv[0]) if argv else ""
-    if invoked_as not in LAUNCHER_NAMES and invoked_as:
+    if invoked_as not in LAUNCHER_NAMES and invoked_as and (
+            invoked_as in COMMANDS or os.path.lexists(argv[0])):
+        # (an argv[0] that names no file, such as python3 -c's "-c", is the launcher's)
         name, chain = command_name(argv[0])
         if name is None:
             sys.stderr.write("s6py: fatal: unknown command: %s (%s): name a link or copy"

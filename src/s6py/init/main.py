@@ -51,6 +51,7 @@ class Init:
         self.catchall = None          # S6_LOGGING >= 1: catchall.CatchAll
         self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         self.exit_code = None
+        self.stage2_exited_written = None  # what we last wrote to S6_STAGE2_EXITED
 
     # -------------------------------------------------------------- guard
 
@@ -183,23 +184,29 @@ class Init:
 
     def cmd_exited(self, name, code):
         self.say.stage("cmd", "%s exited %d" % (name, code))
-        self.set_exit_code(code, cmd=True)
+        self.set_exit_code(code, stage2_exited=True)
         self.request_stop("the CMD exited")
 
-    def set_exit_code(self, code, cmd=False):
-        """Write CODE to the exitcode file; the CMD's code also replaces S6_STAGE2_EXITED."""
+    def set_exit_code(self, code, stage2_exited=False):
+        """Write CODE to the exitcode file (v3's place) and, with STAGE2_EXITED, to
+        env-stage3/S6_STAGE2_EXITED too, as v2 did for the CMD's code and for a stage 2
+        run with S6_BEHAVIOUR_IF_STAGE2_FAILS != 0: cont-finish.d scripts get it in
+        their environment, and `set -u` ones rely on it."""
         from s6py.init import stage1
         from s6py.init.stage1 import _write
+        data = b"%d\n" % code
         try:
-            _write(self.paths.exitcode, b"%d\n" % code)
+            _write(self.paths.exitcode, data)
         except OSError as e:
             self.say.warn("unable to write %s: %s" % (self.paths.exitcode, e.strerror))
             self.exit_code = code
-        if cmd:
+        if stage2_exited:
+            data = b"%d" % code  # as v2's `s6-echo -n`
             try:
-                os.unlink(stage1.stage2_exited(self.paths))
-            except OSError:
-                pass
+                _write(stage1.stage2_exited(self.paths), data)
+                self.stage2_exited_written = data
+            except OSError as e:
+                self.say.warn("unable to write %s: %s" % (stage1.stage2_exited(self.paths), e.strerror))
 
     def request_stop(self, why):
         if self.stage3 is not None:
@@ -232,21 +239,32 @@ class Init:
     # ---------------------------------------------------------------- exit
 
     def final_exit_code(self):
-        """S6_STAGE2_EXITED (v1/v2) if someone wrote it, else the exitcode file, else 0."""
+        """S6_STAGE2_EXITED if someone else wrote it (v1/v2 finish scripts), else the
+        exitcode file (v3's halt, our own writes), else what we could not write, else 0."""
         from s6py.init import stage1
-        for path in (stage1.stage2_exited(self.paths), self.paths.exitcode):
-            try:
-                with open(path, "rb") as f:
-                    text = f.read(64).split(b"\n", 1)[0].strip()
-            except OSError:
-                continue
-            if text.isdigit():
-                return int(text) & 0xFF
-            if text:
-                self.say.warn("%s: %r is not an exit code, ignored" % (path, text.decode("ascii", "replace")))
+        stage2 = self._read_code(stage1.stage2_exited(self.paths))
+        if stage2 is not None and stage2[1] != self.stage2_exited_written:
+            return stage2[0]
+        found = self._read_code(self.paths.exitcode)  # ours holds the same code as ours there
+        if found is not None:
+            return found[0]
         if self.exit_code is not None:
             return self.exit_code & 0xFF
         return 0
+
+    def _read_code(self, path):
+        """(exit code, the file's bytes) from PATH, or None (missing or not a number)."""
+        try:
+            with open(path, "rb") as f:
+                data = f.read(64)
+        except OSError:
+            return None
+        text = data.split(b"\n", 1)[0].strip()
+        if text.isdigit():
+            return int(text) & 0xFF, data
+        if text:
+            self.say.warn("%s: %r is not an exit code, ignored" % (path, text.decode("ascii", "replace")))
+        return None
 
     def exit(self):
         code = self.final_exit_code()

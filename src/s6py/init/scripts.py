@@ -9,7 +9,8 @@ through the loop.  Around each one the v1 lines are printed:
 A script that cannot be started (not executable, no #! line, a directory...) gives one line
 saying why and counts as exited 126 (127 when its interpreter is missing), as a shell would
 report it.  With a time limit, a script still running when it expires is killed (SIGKILL,
-as s6-maximumtime -k) and counts as 128+9.
+as s6-maximumtime -k) and counts as 128+9.  A script that is not executable (0644 from
+git, on a root that could not be fixed) runs anyway, as under v2: init.perms.runnable.
 """
 
 import _signal as signal  # the `signal` module imports `enum`: milliseconds of start-up
@@ -17,6 +18,7 @@ import errno
 import os
 
 from s6py.engine.spawn import SpawnError, spawn
+from s6py.init.perms import runnable
 from s6py.init.steps import exit_code
 
 __all__ = ["ScriptRunner", "list_scripts"]
@@ -36,9 +38,11 @@ class ScriptRunner:
     """Run each script of DIRECTORY; call done(results) with [(name, code), ...].
 
     stop_on_failure: stop after the first non-zero exit.
-    timeout_ms: per-script limit (0 = none)."""
+    timeout_ms: per-script limit (0 = none).
+    env: the scripts' environment (default: the supervision tree's)."""
 
-    def __init__(self, init, directory, bracket, timeout_ms=0, stop_on_failure=False, active=None):
+    def __init__(self, init, directory, bracket, timeout_ms=0, stop_on_failure=False, active=None,
+                 env=None):
         self.init = init
         self.loop = init.loop
         self.say = init.say
@@ -47,6 +51,8 @@ class ScriptRunner:
         self.timeout_ms = timeout_ms
         self.stop_on_failure = stop_on_failure
         self.active = active or (lambda: True)   # False: the stage was cancelled, start nothing more
+        self.env = init.tree_env if env is None else env
+        self.copies = os.path.join(init.paths.script_copies, bracket)
         self.results = []
         self.pid = None
         self.current = None
@@ -68,7 +74,7 @@ class ScriptRunner:
         path = os.path.join(self.directory, name)
         self.say.stage(self.bracket, "%s: executing... " % name)
         try:
-            pid = spawn([path], env=self.init.tree_env, cwd=self.init.paths.root,
+            pid = spawn(runnable(path, self.copies), env=self.env, cwd=self.init.paths.root,
                         stdin=self.init.devnull)
         except SpawnError as e:
             self.say.line(0, "[%s] %s: %s" % (self.bracket, name, e.describe()))

@@ -245,6 +245,16 @@ class Paths(_Frozen):
         return self.at("/run/service")
 
     @property
+    def legacy_services(self):
+        """Where services.d is copied (v3's place): /run/service/NAME links to NAME here."""
+        return self.at("/run/s6/legacy-services")
+
+    @property
+    def script_copies(self):
+        """Executable copies of user scripts that are not executable and have no #! line."""
+        return self.at("/run/s6/script-copies")
+
+    @property
     def legacy_scandir(self):
         """/var/run/s6/services: v1/v2 finish scripts `s6-svscanctl -t` it; names the scandir."""
         return self.at("/var/run/s6/services")

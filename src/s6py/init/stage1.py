@@ -6,7 +6,9 @@ wait in the loop's wake-up pipe and are handled as soon as the loop runs.
 
 The tree (container paths; tests put it under a root prefix, see `Paths`):
 
-    /run/service/                                  the scandir
+    /run/service/                                  the scandir (services.d: links)
+    /run/s6/legacy-services/                       services.d's copies, linked from there
+    /run/s6/etc/NAME -> /etc/NAME                  the user's directories (v1/v2 names)
     /run/s6/container_environment/                 one file per variable
     /run/s6/env-stage3/                            S6_STAGE2_EXITED may be written here
     /run/s6/services -> ../service                 so /var/run/s6/services names the scandir
@@ -25,7 +27,8 @@ import sys
 
 from s6py.init import contenv
 
-__all__ = ["RunError", "stage2_exited", "check_run", "build_tree", "tree_environment", "halt_script"]
+__all__ = ["RunError", "stage2_exited", "check_run", "build_tree", "tree_environment", "halt_script",
+           "link_user_dirs"]
 
 
 class RunError(Exception):
@@ -134,6 +137,7 @@ def build_tree(settings, paths, environ, say):
     _mkdir(s6)
     _mkdir(paths.scandir)
     _mkdir(os.path.join(s6, "env-stage3"))
+    _mkdir(paths.legacy_services)
     _mkdir(paths.basedir)
     _mkdir(os.path.join(paths.basedir, "bin"))
     _write(paths.halt, halt_script(paths.scandir).encode(), 0o755)
@@ -174,6 +178,14 @@ def _link_legacy_names(settings, paths, say):
     except OSError as e:
         say.info("unable to create the /var/run/s6 names (%s): use the /run names"
                  % (e.strerror or e))
+
+
+def link_user_dirs(paths, directories):
+    """/run/s6/etc/NAME -> the user's directory, for each NAME: DIRECTORY (v1/v2 made
+    /var/run/s6/etc the place scripts found them; it is /run/s6/etc through /var/run)."""
+    _mkdir(paths.runtime_etc)
+    for name, directory in directories.items():
+        _relative_symlink(directory, os.path.join(paths.runtime_etc, name))
 
 
 def tree_environment(settings, environ, root_prefix=None):

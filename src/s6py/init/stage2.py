@@ -1,9 +1,13 @@
 """Stage 2: the user's boot sequence, then the CMD.
 
     hook          S6_STAGE2_HOOK, if set
+    s6-rc.d       one warning if the image defines s6-rc services (not run yet)
+    user files    v1/v2's two [s6-init] steps: /run/s6/etc names the user's directories,
+                  and their scripts are made executable (init.perms)
     fix-attrs.d   owners and modes (in-process, one file per loop turn)
     cont-init.d   each script to completion, in name order, exit code reported
-    services.d    each service directory copied under the scandir
+    services.d    each service directory copied to /run/s6/legacy-services/NAME (v3's
+                  place: wrappers test `pwd -P` against it), linked as /run/service/NAME
     wait          S6_CMD_WAIT_FOR_SERVICES: supervised now, and awaited: up (or up+ready
                   with notification-fd)
 then the CMD (or nothing: the container runs until halted or signalled), and only then,
@@ -23,18 +27,34 @@ import os
 import stat
 
 from s6py.engine.spawn import SpawnError, spawn
+from s6py.init.perms import SERVICE_EXECUTABLES
 from s6py.init.steps import Steps, exit_code
 
 __all__ = ["Stage2", "copy_service"]
 
 BANNER = "\n!!!!!\n init-stage2 failed.\n!!!!!\n"
 
+#: the user directories v1/v2 made available under /var/run/s6/etc
+USER_DIRS = ("fix-attrs.d", "cont-init.d", "cont-finish.d", "services.d")
+
 
 def copy_service(src, dst):
     """Copy the service directory SRC to DST: regular files with their modes, symlinks as
     links, sub-directories recursively; special files and old supervise/ or event/
-    state are skipped.  Modes are not "fixed": a run file must be executable (as in
-    s6-overlay 3), and the supervisor says so clearly when it is not."""
+    state are skipped.  The copy's run, finish, log/run, log/finish and data/check are
+    0755 whatever the original's mode (v2 made the originals so at every boot; a
+    read-only /etc cannot be, its copy can)."""
+    _copy_tree(src, dst)
+    for rel in SERVICE_EXECUTABLES:
+        path = os.path.join(dst, rel)
+        try:
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                os.chmod(path, 0o755)
+        except FileNotFoundError:
+            pass
+
+
+def _copy_tree(src, dst):
     os.mkdir(dst, 0o755)
     for name in os.listdir(src):
         s = os.path.join(src, name)
@@ -45,7 +65,7 @@ def copy_service(src, dst):
         elif stat.S_ISDIR(st.st_mode):
             if name == "supervise" or name == "event":
                 continue  # state of an old supervisor, never copied
-            copy_service(s, d)
+            _copy_tree(s, d)
         elif stat.S_ISREG(st.st_mode):
             mode = stat.S_IMODE(st.st_mode)
             with open(s, "rb") as fi:
@@ -83,6 +103,8 @@ class Stage2:
         steps = [
             ("S6_WAIT_FOR_CLOSING_FD", self.wait_for_closing_fd),
             ("S6_STAGE2_HOOK", self.hook),
+            ("s6-rc.d", self.s6_rc_tree),
+            ("user files", self.user_files),
             ("fix-attrs.d", self.fix_attrs),
             ("cont-init.d", self.cont_init),
             ("services.d", self.services),
@@ -112,7 +134,7 @@ class Stage2:
         if behaviour >= 2:
             self.say.line(0, "init: fatal: %s failed (exit code %d): stopping the container"
                           " (S6_BEHAVIOUR_IF_STAGE2_FAILS=2)" % (what, code))
-            self.init.set_exit_code(code)
+            self.init.set_exit_code(code, stage2_exited=True)
             self.init.request_stop("stage 2 failed")
             return True
         if behaviour == 1:
@@ -178,6 +200,43 @@ class Stage2:
                 done()
 
         self.loop.watch_child(pid, died)
+
+    def s6_rc_tree(self, done):
+        """An image written for s6-overlay 3 must not boot to an empty PID 1 silently."""
+        from s6py.init.v3tree import user_definitions
+
+        directory = self.paths.at("/etc/s6-overlay")
+        names = user_definitions(directory)
+        if names:
+            self.say.warn("%s/s6-rc.d defines s6-rc services, which s6py does not run yet: %s"
+                          " (only fix-attrs.d, cont-init.d, services.d and cont-finish.d are run)"
+                          % (directory, " ".join(names)))
+        done()
+
+    def user_files(self, done):
+        """v1/v2's two [s6-init] lines: /run/s6/etc/NAME names each user directory, and
+        their scripts are made executable (one line saying what could not be)."""
+        from s6py.init import perms, stage1
+
+        names = [n for n in USER_DIRS if os.path.isdir(self.user_dir(n))]
+        code = 0
+        try:
+            stage1.link_user_dirs(self.paths, {n: self.user_dir(n) for n in names})
+        except OSError as e:
+            self.say.warn("unable to make the user directories available in %s: %s"
+                          % (self.paths.runtime_etc, e.strerror or e))
+            code = 1
+        self.say.stage("s6-init", "making user provided files available at /var/run/s6/etc...exited %d."
+                       % code)
+        seen, stuck = perms.fix_modes(self.user_dir, read_only=self.settings.read_only_root)
+        self.say.stage("s6-init", "ensuring user provided files have correct perms...exited 0.")
+        if stuck:
+            why = sorted({e.strerror or str(e) for _, e in stuck})
+            self.say.info("%d user script(s) could not be made executable (%s): run through"
+                          " their #! interpreter instead: %s"
+                          % (len(stuck), "; ".join(why),
+                             " ".join(os.path.relpath(p, self.paths.root) for p, _ in stuck)))
+        done()
 
     def fix_attrs(self, done):
         directory = self.user_dir("fix-attrs.d")
@@ -252,9 +311,11 @@ class Stage2:
             if not os.path.isfile(os.path.join(src, "run")):
                 self.say.stage("services.d", "%s: no run file, ignored" % name, level=1)
                 continue
-            dst = os.path.join(self.paths.scandir, name)
+            dst = os.path.join(self.paths.legacy_services, name)
             try:
                 copy_service(src, dst)
+                os.symlink(os.path.join("..", "s6", "legacy-services", name),
+                           os.path.join(self.paths.scandir, name))
             except OSError as e:
                 self.say.stage("services.d", "%s: unable to copy it to %s: %s"
                                % (name, dst, e.strerror or e), level=0)
@@ -335,6 +396,9 @@ class Stage2:
     # ------------------------------------------------------------------ end
 
     def finished(self):
+        if self.settings.behaviour_if_stage2_fails:
+            # v2: with a non-zero behaviour the boot's result goes to S6_STAGE2_EXITED
+            self.init.set_exit_code(self.failure, stage2_exited=True)
         if self.failure and self.settings.behaviour_if_stage2_fails == 1:
             self.say.line(1, BANNER.rstrip("\n"))
         self.init.stage2_done()

@@ -170,13 +170,26 @@ class Stage3:
 
         self.say.stage("cont-finish.d", "executing container finish scripts...")
         runner = ScriptRunner(self.init, directory, "cont-finish.d",
-                              timeout_ms=self.settings.kill_finish_maxtime)
+                              timeout_ms=self.settings.kill_finish_maxtime, env=self.finish_env())
 
         def finished(results):
             self.say.stage("cont-finish.d", "done.")
             done()
 
         runner.run(finished)
+
+    def finish_env(self):
+        """cont-finish.d's environment: the tree's plus the variables of env-stage3
+        (S6_STAGE2_EXITED...), read once, as v2's stage 3 did with `s6-envdir -I`."""
+        from s6py.init import contenv, stage1
+
+        env = dict(self.init.tree_env)
+        directory = os.path.dirname(stage1.stage2_exited(self.init.paths))
+        try:
+            contenv.apply(env, contenv.read_envdir(directory))
+        except OSError as e:
+            self.say.warn("unable to read %s: %s" % (directory, e.strerror or e))
+        return env
 
     def sync(self, done):
         if self.settings.sync_disks:
