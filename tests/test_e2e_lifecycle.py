@@ -79,10 +79,11 @@ def test_non_root_user_with_a_tmpfs_run(img, tmp_path):
     assert (r.returncode, r.stdout) == (0, "1000\ntrue\n1000\n"), r.stderr
 
 
-def test_non_root_user_without_a_writable_run_says_so(img):
-    r = run(img, "true", opts=["--user", "1000"])
-    assert r.returncode == 100
-    assert "init: fatal: /run is not writable by uid 1000" in r.stderr
+def test_non_root_user_without_a_writable_run_boots_in_the_fallback_tree(img):
+    r = run(img, "id", "-u", opts=["--user", "1000"])
+    assert (r.returncode, r.stdout) == (0, "1000\n"), r.stderr
+    assert ("init: info: /run is not writable by uid 1000: the run-time tree is in"
+            " /tmp/s6py-run-1000 instead") in r.stderr
 
 
 def test_read_only_root(img, tmp_path):

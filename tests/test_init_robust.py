@@ -195,10 +195,34 @@ def test_non_root_with_a_writable_run(box):
     assert read(box.path("data/init-uid")).strip() == "65534"
 
 
-def test_non_root_with_a_run_it_cannot_write(box):
+def test_non_root_with_a_run_it_cannot_write_and_no_fallback(box):
     r = box.run(["true"], user=(65534, 65534))
     assert r.code == 100, r
     assert r.err.startswith("init: fatal: ") and "not writable by uid 65534" in r.err, r
+    assert "no run-time tree" in r.err and r.err.count("\n") == 1, r
+
+
+def test_non_root_with_a_root_owned_run_boots_in_a_fallback_tree(box):
+    """podman's `--user 1000 --tmpfs /run` (a root-owned 0755 tmpfs): s6-overlay's setuid
+    helper chowns /run; ours has none and puts the tree in /tmp/s6py-run-UID instead."""
+    os.makedirs(box.path("tmp"))
+    os.chmod(box.path("tmp"), 0o1777)
+    os.chmod(box.path("data"), 0o777)
+    box.service("svc", 'id -u > "$S6PY_ROOT/data/svc-uid"; exec sleep 100\n')
+    box.script("etc/cont-init.d/00", 'id -u > "$S6PY_ROOT/data/init-uid"; '
+               'echo "$S6PY_RUN" > "$S6PY_ROOT/data/init-run"\n')
+    r = box.run(["sh", "-c", 'while ! test -s "$S6PY_ROOT/data/svc-uid"; do sleep 0.01; done; '
+                 'id -u; s6-svstat -o up "$S6PY_RUN/service/svc"; printcontenv S6PY_RUN'],
+                user=(65534, 65534))
+    fallback = box.path("tmp/s6py-run-65534")
+    assert r.code == 0, r
+    assert r.out.split() == ["65534", "true", fallback], r
+    assert read(box.path("data/svc-uid")).strip() == "65534"
+    assert read(box.path("data/init-uid")).strip() == "65534"
+    assert read(box.path("data/init-run")).strip() == fallback
+    info = [line for line in r.err.splitlines() if line.startswith("init: info:")]
+    assert len(info) == 1 and fallback in info[0] and "not writable by uid 65534" in info[0], r.err
+    assert "fatal" not in r.err and "Traceback" not in r.err, r.err
 
 
 def test_read_only_root_writes_nothing_outside_run(box):

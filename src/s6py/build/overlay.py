@@ -71,7 +71,7 @@ if sys.version_info < (3, 9):
                      % (os.path.basename(sys.argv[0]), sys.version.split()[0]))
     sys.exit(127)
 lib = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lib")
-if not os.path.isdir(lib):  # a copy of this file (cp /usr/bin/with-contenv ...): the usual place
+if not os.path.isdir(os.path.join(lib, "s6py")):  # a copy of this file (cp /usr/bin/with-contenv ...): the usual place
     lib = "/package/admin/s6py/lib"
 sys.path.insert(0, lib)
 from s6py.cli import main  # noqa: E402

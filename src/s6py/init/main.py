@@ -325,8 +325,20 @@ def _main(argv):
     try:
         stage1.check_run(paths)
     except stage1.RunError as e:
-        say.fatal(str(e))
-        return 100
+        if not e.unwritable or os.geteuid() == 0:
+            say.fatal(str(e))
+            return 100
+        try:
+            paths = stage1.fallback_run(paths)
+        except stage1.RunError as fallback:
+            say.fatal("%s; %s" % (e, fallback))
+            return 100
+        say.info("%s is not writable by uid %d: the run-time tree is in %s instead"
+                 " (S6PY_RUN; the /run/service and /var/run/s6 names do not exist)"
+                 % (paths.at("/run"), os.geteuid(), paths.run))
+        environ[b"S6PY_RUN"] = os.fsencode(paths.run)
+        tree_env[b"S6PY_RUN"] = os.fsencode(paths.run)
+        init.paths = paths
     try:
         stage1.build_tree(settings, paths, environ, say)
     except OSError as e:

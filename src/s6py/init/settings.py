@@ -223,36 +223,43 @@ class Settings(_Frozen):
 
 
 class Paths(_Frozen):
-    """The run-time tree's fixed paths under ROOT ("/" in a container)."""
+    """The run-time tree's fixed paths under ROOT ("/" in a container).
 
-    __slots__ = ("root",)
-    _defaults = (("root", "/"),)
+    RUN_DIR is where the tree lives when it cannot be /run (a non-root user facing a /run
+    it cannot write: stage1.fallback_run); None means ROOT/run."""
 
-    def __init__(self, root="/"):
-        super().__init__(root=root)
+    __slots__ = ("root", "run_dir")
+    _defaults = (("root", "/"), ("run_dir", None))
+
+    def __init__(self, root="/", run_dir=None):
+        super().__init__(root=root, run_dir=run_dir)
 
     def at(self, path):
         """PATH (absolute, container view) as seen from here."""
         return os.path.join(self.root, path.lstrip("/"))
 
+    def in_run(self, rel):
+        """REL under the run-time tree's top (/run)."""
+        return os.path.join(self.run, rel)
+
     # --- what users hard-code (v3 names, and the v1/v2 names that must keep working)
     @property
     def run(self):
-        return self.at("/run")
+        return self.run_dir or self.at("/run")
 
     @property
     def scandir(self):
-        return self.at("/run/service")
+        return self.in_run("service")
 
     @property
     def legacy_services(self):
         """Where services.d is copied (v3's place): /run/service/NAME links to NAME here."""
-        return self.at("/run/s6/legacy-services")
+        return self.in_run("s6/legacy-services")
 
     @property
     def script_copies(self):
         """Executable copies of user scripts that are not executable and have no #! line."""
-        return self.at("/run/s6/script-copies")
+        return self.in_run("s6/script-copies")
 
     @property
     def legacy_scandir(self):
@@ -261,7 +268,7 @@ class Paths(_Frozen):
 
     @property
     def container_environment(self):
-        return self.at("/run/s6/container_environment")
+        return self.in_run("s6/container_environment")
 
     @property
     def legacy_container_environment(self):
@@ -269,15 +276,15 @@ class Paths(_Frozen):
 
     @property
     def basedir(self):
-        return self.at("/run/s6/basedir")
+        return self.in_run("s6/basedir")
 
     @property
     def halt(self):
-        return self.at("/run/s6/basedir/bin/halt")
+        return self.in_run("s6/basedir/bin/halt")
 
     @property
     def exitcode(self):
-        return self.at("/run/s6-linux-init-container-results/exitcode")
+        return self.in_run("s6-linux-init-container-results/exitcode")
 
     @property
     def env_stage3(self):
@@ -291,11 +298,11 @@ class Paths(_Frozen):
     @property
     def runtime_etc(self):
         """Where the user's fix-attrs.d ... services.d are made available (v1/v2 /var/run/s6/etc)."""
-        return self.at("/run/s6/etc")
+        return self.in_run("s6/etc")
 
     @property
     def uncaught_logs(self):
-        return self.at("/run/uncaught-logs")
+        return self.in_run("uncaught-logs")
 
     # --- the user's directories
     def user_etc(self, profile=None):
@@ -310,11 +317,14 @@ class Paths(_Frozen):
 
     @classmethod
     def from_environ(cls, environ=None):
-        """Paths under $S6PY_ROOT when set (tests, chroot-less trials), else under /."""
+        """Paths under $S6PY_ROOT when set (tests, chroot-less trials), else under /;
+        the run-time tree in $S6PY_RUN when set (what /init exports when it had to put
+        it elsewhere than /run)."""
         environ = os.environ if environ is None else environ
         if environ and isinstance(next(iter(environ)), bytes):
-            root = environ.get(b"S6PY_ROOT")
+            root, run_dir = environ.get(b"S6PY_ROOT"), environ.get(b"S6PY_RUN")
             root = os.fsdecode(root) if root else None
+            run_dir = os.fsdecode(run_dir) if run_dir else None
         else:
-            root = environ.get("S6PY_ROOT")
-        return cls(root or "/")
+            root, run_dir = environ.get("S6PY_ROOT"), environ.get("S6PY_RUN")
+        return cls(root or "/", run_dir or None)

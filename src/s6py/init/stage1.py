@@ -32,7 +32,12 @@ __all__ = ["RunError", "stage2_exited", "check_run", "build_tree", "tree_environ
 
 
 class RunError(Exception):
-    """/run cannot host the tree; the message is the one line to print."""
+    """/run cannot host the tree; the message is the one line to print.  UNWRITABLE: it
+    only lacks write permission for us (a non-root user may then use fallback_run)."""
+
+    def __init__(self, message, unwritable=False):
+        super().__init__(message)
+        self.unwritable = unwritable
 
 
 def stage2_exited(paths):
@@ -56,7 +61,7 @@ def check_run(paths):
         if e.errno == errno.EROFS:
             raise RunError("%s is read-only: it must be a writable tmpfs (docker run --tmpfs /run:exec)" % run)
         raise RunError("%s is not writable by uid %d: %s (give it to the container user, or mount a tmpfs)"
-                       % (run, os.geteuid(), e.strerror))
+                       % (run, os.geteuid(), e.strerror), unwritable=e.errno in (errno.EACCES, errno.EPERM))
     os.close(fd)
     os.unlink(probe)
     try:
@@ -65,6 +70,45 @@ def check_run(paths):
                            " (docker run --tmpfs /run:exec)" % run)
     except OSError:
         pass
+
+
+#: where a non-root /init puts the tree when /run is not its to write (container paths)
+FALLBACK_RUN_PARENTS = ("/tmp", "/var/tmp")
+
+
+def fallback_run(paths):
+    """Paths whose run-time tree is a private directory of ours, /tmp/s6py-run-UID (or
+    under /var/tmp), for a non-root /init that cannot write /run (podman's
+    `--user 1000 --tmpfs /run` gives a root-owned 0755 tmpfs; s6-overlay's setuid helper
+    chowns it, we have none).  Raises RunError (the original one's text) when no candidate
+    is writable and mounted with exec."""
+    uid = os.geteuid()
+    problems = []
+    for parent in FALLBACK_RUN_PARENTS:
+        candidate = os.path.join(paths.at(parent), "s6py-run-%d" % uid)
+        try:
+            os.mkdir(candidate, 0o700)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            problems.append("%s: %s" % (candidate, e.strerror))
+            continue
+        try:
+            st = os.lstat(candidate)
+        except OSError as e:
+            problems.append("%s: %s" % (candidate, e.strerror))
+            continue
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid:
+            problems.append("%s: not a directory of uid %d" % (candidate, uid))
+            continue
+        moved = paths.replace(run_dir=candidate)
+        try:
+            check_run(moved)
+        except RunError as e:
+            problems.append(str(e))
+            continue
+        return moved
+    raise RunError("no run-time tree: %s" % "; ".join(problems))
 
 
 def _rmrf(path):
@@ -162,8 +206,8 @@ def _link_legacy_names(settings, paths, say):
         same = os.path.realpath(varrun) == os.path.realpath(paths.run)
     except OSError:
         same = False
-    if same:
-        return
+    if same or paths.run_dir is not None:
+        return  # through /var/run -> /run already; or a fallback tree, said once by main
     if settings.read_only_root:
         say.debug("read-only root: %s/s6 left alone (use the /run names)" % varrun)
         return
