@@ -161,8 +161,8 @@ def rmrf(argv):
 
 
 # Trees are removed and copied with os and stat alone: python3-minimal, the Python of slim
-# images, has no shutil.  Both walk with an explicit stack (no recursion limit) and hold at
-# most one directory descriptor per level.
+# images, has no shutil.  Both walk with an explicit stack (no recursion limit);
+# remove_tree holds one directory descriptor per level.
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 
