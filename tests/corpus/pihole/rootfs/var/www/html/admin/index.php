@@ -1,0 +1,1 @@
+Pi-hole admin (stand-in page)
