@@ -166,6 +166,15 @@ def test_a_link_named_after_no_command_says_what_it_resolved_to(relocated):
     assert lines[0].count("/command/s6py") == 1
 
 
+def test_a_project_verb_in_an_installed_overlay_is_one_line(relocated):
+    launcher = os.path.join(relocated, "package", "admin", "s6py", "command", "s6py")
+    r = subprocess.run([launcher, "build-overlay", "--output", "/dev/null"],
+                       env={"PATH": "/usr/bin:/bin"}, capture_output=True)
+    assert r.returncode == 100
+    assert r.stderr == (b"s6py: fatal: build-overlay is not part of the overlay: run it from a"
+                        b" checkout or a pip install of s6py\n")
+
+
 @pytest.mark.parametrize("tar", ["tar", "busybox"])
 def test_extracting_keeps_usr_merge_symlinks(tarball, tmp_path, tar):
     if shutil.which(tar) is None:

@@ -135,12 +135,23 @@ def resolve(name):
         return None
     module_name, _, function_name = target.partition(":")
     # __import__ rather than importlib: importlib costs a measurable slice of start-up
-    module = __import__("s6py." + module_name, fromlist=[function_name])
+    try:
+        module = __import__("s6py." + module_name, fromlist=[function_name])
+    except ImportError:
+        if name not in PROJECT:
+            raise
+        return _not_shipped  # build/ is left out of the overlay: no traceback for that
     return getattr(module, function_name)
 
 
+def _not_shipped(argv):
+    sys.stderr.write("s6py: fatal: %s is not part of the overlay: run it from a checkout or"
+                     " a pip install of s6py\n" % argv[0])
+    return 100
+
+
 #: the launcher's own names: reached by one of them, argv[1] is the command
-LAUNCHER_NAMES = ("s6py", "__main__.py")
+LAUNCHER_NAMES = ("s6py", "__main__.py", "-c")  # "-c": python3 -c's argv[0]
 
 
 def command_name(path, hops=40):
