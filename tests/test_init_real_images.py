@@ -105,6 +105,17 @@ def test_a_0644_script_without_shebang_on_a_read_only_root_fails_as_exec_would(b
     assert "[cont-init.d] 00-noshebang: unable to exec" in r.err and "Exec format error" in r.err, r.err
 
 
+def test_a_0644_binary_on_a_read_only_root_runs_from_an_executable_copy(box):
+    with open("/bin/echo", "rb") as f:
+        box.file("etc/cont-init.d/00-binary", "", 0o644)
+        with open(box.path("etc/cont-init.d/00-binary"), "wb") as out:
+            out.write(f.read())
+    r = box.run(["true"], ro_root=True)
+    assert r.code == 0, r
+    assert "[cont-init.d] 00-binary: exited 0." in r.err, r.err
+    assert mode(box.path("etc/cont-init.d/00-binary")) == 0o644
+
+
 def test_user_directories_are_named_under_var_run_s6_etc(box):
     box.script("etc/cont-init.d/00", 'ls "$S6PY_ROOT/var/run/s6/etc/cont-init.d"\n')
     r = box.run(["true"])

@@ -193,17 +193,16 @@ class Init:
         run with S6_BEHAVIOUR_IF_STAGE2_FAILS != 0: cont-finish.d scripts get it in
         their environment, and `set -u` ones rely on it."""
         from s6py.init import stage1
-        from s6py.init.stage1 import _write
         data = b"%d\n" % code
         try:
-            _write(self.paths.exitcode, data)
+            stage1.write_file(self.paths.exitcode, data)
         except OSError as e:
             self.say.warn("unable to write %s: %s" % (self.paths.exitcode, e.strerror))
             self.exit_code = code
         if stage2_exited:
             data = b"%d" % code  # as v2's `s6-echo -n`
             try:
-                _write(stage1.stage2_exited(self.paths), data)
+                stage1.write_file(stage1.stage2_exited(self.paths), data)
                 self.stage2_exited_written = data
             except OSError as e:
                 self.say.warn("unable to write %s: %s" % (stage1.stage2_exited(self.paths), e.strerror))

@@ -159,15 +159,8 @@ def runnable(path, copies_dir):
         os.makedirs(copies_dir, 0o700, exist_ok=True)
         with open(path, "rb") as f:
             data = f.read()
-        fd = os.open(copy + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o700)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-        os.chmod(copy + ".tmp", 0o755)
-        os.rename(copy + ".tmp", copy)
+        from s6py.init.stage1 import write_file
+        write_file(copy, data, 0o755)
     except OSError:
         return [path]  # exec then reports the real problem
     return [copy]

@@ -28,7 +28,7 @@ import sys
 from s6py.init import contenv
 
 __all__ = ["RunError", "stage2_exited", "check_run", "build_tree", "tree_environment", "halt_script",
-           "link_user_dirs"]
+           "link_user_dirs", "write_file"]
 
 
 class RunError(Exception):
@@ -134,11 +134,14 @@ def _mkdir(path, mode=0o755):
     os.chmod(path, mode)
 
 
-def _write(path, data, mode=0o644):
+def write_file(path, data, mode=0o644):
+    """Replace PATH by a file holding DATA with MODE, atomically (a temporary + rename)."""
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
     finally:
         os.close(fd)
     os.chmod(tmp, mode)
@@ -184,10 +187,10 @@ def build_tree(settings, paths, environ, say):
     _mkdir(paths.legacy_services)
     _mkdir(paths.basedir)
     _mkdir(os.path.join(paths.basedir, "bin"))
-    _write(paths.halt, halt_script(paths.scandir).encode(), 0o755)
+    write_file(paths.halt, halt_script(paths.scandir).encode(), 0o755)
     results = os.path.dirname(paths.exitcode)
     _mkdir(results)
-    _write(paths.exitcode, b"0\n")
+    write_file(paths.exitcode, b"0\n")
 
     def skipped(name, reason):
         say.warn("container environment: variable %s not saved: %s" % (os.fsdecode(name), reason))
