@@ -50,8 +50,8 @@ def main():
     print("| fixture (pattern) | " + " | ".join(flavours) + " |")
     print("|---|" + "---|" * len(flavours))
     for name in names:
-        models = corpus_support.load(name)["models"].split(":")[0]
-        print("| %s (%s) | %s |" % (name, models, " | ".join(cell(results[name, f]) for f in flavours)))
+        image = corpus_support.load(name)["models"].split(" @ ")[0]
+        print("| %s (%s) | %s |" % (name, image, " | ".join(cell(results[name, f]) for f in flavours)))
     print()
     print("Cells: boots / services up / app answers / exit code after `podman stop -t 10` in wall time.")
     for f in flavours:
