@@ -61,7 +61,10 @@ def main():
         for (name, f), r in sorted(results.items()):
             if r is not None and not r.ok(max_stop=5.0 if f == "s6py" else 9.0):
                 print("\n%s under %s:" % (name, f))
-                for line in r.first_errors(4) or [r.error or "(no error line in the log)"]:
+                lines = r.first_errors(4)
+                if not lines and not r.probe_ok and r.probe_output:
+                    lines = ["probe answered: " + r.probe_output.strip().splitlines()[-1]]
+                for line in lines or [r.error or "(no error line in the log)"]:
                     print("    " + line)
 
 
