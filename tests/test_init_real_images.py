@@ -124,26 +124,36 @@ def test_user_directories_are_named_under_var_run_s6_etc(box):
 
 # ------------------------------------------------------ the services' directory
 
-def test_a_legacy_service_runs_in_v3s_real_directory(box):
-    """`pwd -P` is /run/s6/legacy-services/NAME, as under s6-overlay 3; /run/service/NAME
-    and /var/run/s6/services/NAME are names of it."""
+def test_a_legacy_service_runs_in_v2s_real_directory(box):
+    """`pwd -P` is /run/s6/services/NAME, v2's /var/run/s6/services/NAME through
+    /var/run -> /run; /run/service/NAME (v3's name) and /run/s6/legacy-services/NAME name it."""
     box.service("web", 'pwd -P > "$S6PY_ROOT/data/cwd"; exec sleep 100\n')
     r = box.run(["sh", "-c", 'while ! test -s "$S6PY_ROOT/data/cwd"; do sleep 0.01; done; '
-                 'readlink -f "$S6PY_ROOT/run/service/web"; '
-                 's6-svstat -o up "$S6PY_ROOT/run/service/web"; s6-svstat -o up "$S6PY_ROOT/var/run/s6/services/web"'])
+                 'readlink -f "$S6PY_ROOT/run/service/web"; readlink -f "$S6PY_ROOT/run/s6/legacy-services/web"; '
+                 'for d in run/service var/run/s6/services run/s6/legacy-services; do '
+                 's6-svstat -o up "$S6PY_ROOT/$d/web"; done'])
     assert r.code == 0, r
-    real = box.path("run/s6/legacy-services/web")
+    real = box.path("run/s6/services/web")
     assert read(box.path("data/cwd")).strip() == real
-    assert r.out.split() == [real, "true", "true"], r
+    assert r.out.split() == [real, real, "true", "true", "true"], r
 
 
-def test_a_with_contenv_wrapper_testing_pwd_applies_umask(box):
-    """linuxserver's base images wrap with-contenv in bash and apply UMASK only when
-    `pwd` is under /var/run/s6/services/ or /run/s6/legacy-services/."""
+def test_a_service_made_at_run_time_in_var_run_s6_services_is_supervised(box):
+    """v2's scandir is /var/run/s6/services: images copy a service there, then `s6-svscanctl -a`."""
+    box.script("etc/cont-init.d/00", 'echo nothing yet\n')
+    r = box.run(["sh", "-c", 'd="$S6PY_ROOT/var/run/s6/services/late"; mkdir "$d"; '
+                 'printf "#!/bin/sh\\nexec sleep 100\\n" > "$d/run"; chmod 755 "$d/run"; '
+                 's6-svscanctl -a "$S6PY_ROOT/var/run/s6/services"; '
+                 's6-svwait -u -t 5000 "$S6PY_ROOT/run/service/late" && echo late-up'])
+    assert r.code == 0 and "late-up" in r.out, r
+
+
+def test_a_with_contenv_wrapper_testing_pwdx_applies_umask(box):
+    """linuxserver's base images wrap with-contenv in bash and apply UMASK only when the
+    process's real directory (`pwdx $$`) is under /run/s6/services/ (2021) or also
+    /run/s6/legacy-services/ (2022)."""
     wrapper = box.file("data/with-contenv", """#!/bin/bash
-here=$(pwd)
-if [[ -f $S6PY_ROOT/var/run/s6/container_environment/UMASK ]] &&
-   { [[ $here == $S6PY_ROOT/var/run/s6/services/* ]] || [[ $here == $S6PY_ROOT/run/s6/legacy-services/* ]]; }; then
+if [[ -f $S6PY_ROOT/var/run/s6/container_environment/UMASK ]] && [[ "$(pwdx $$)" =~ "/run/s6/services/" ]]; then
   umask "$(cat "$S6PY_ROOT/var/run/s6/container_environment/UMASK")"
 fi
 exec with-contenv "$@"

@@ -249,11 +249,18 @@ class Paths(_Frozen):
 
     @property
     def scandir(self):
+        """/run/service, v3's name of the scandir: a link to real_scandir."""
         return self.in_run("service")
 
     @property
+    def real_scandir(self):
+        """/run/s6/services: the scandir itself, v2's /var/run/s6/services through
+        /var/run -> /run, so a service's real directory is v2's (wrappers test it)."""
+        return self.in_run("s6/services")
+
+    @property
     def legacy_services(self):
-        """Where services.d is copied (v3's place): /run/service/NAME links to NAME here."""
+        """/run/s6/legacy-services, v3's place for services.d: a link to real_scandir."""
         return self.in_run("s6/legacy-services")
 
     @property

@@ -6,12 +6,12 @@ wait in the loop's wake-up pipe and are handled as soon as the loop runs.
 
 The tree (container paths; tests put it under a root prefix, see `Paths`):
 
-    /run/service/                                  the scandir (services.d: links)
-    /run/s6/legacy-services/                       services.d's copies, linked from there
+    /run/s6/services/                              the scandir (v2's /var/run/s6/services)
+    /run/service -> s6/services                    v3's name of it
+    /run/s6/legacy-services -> services            v3's name of services.d's place
     /run/s6/etc/NAME -> /etc/NAME                  the user's directories (v1/v2 names)
     /run/s6/container_environment/                 one file per variable
     /run/s6/env-stage3/                            S6_STAGE2_EXITED may be written here
-    /run/s6/services -> ../service                 so /var/run/s6/services names the scandir
     /run/s6/basedir/bin/halt                       stops the container
     /run/s6-linux-init-container-results/exitcode  "0\\n" until someone writes another code
 
@@ -182,9 +182,10 @@ def build_tree(settings, paths, environ, say):
                   os.path.dirname(paths.exitcode)):
         _rmrf(stale)
     _mkdir(s6)
-    _mkdir(paths.scandir)
+    _mkdir(paths.real_scandir)
+    _relative_symlink(paths.real_scandir, paths.scandir)
+    _relative_symlink(paths.real_scandir, paths.legacy_services)
     _mkdir(os.path.join(s6, "env-stage3"))
-    _mkdir(paths.legacy_services)
     _mkdir(paths.basedir)
     _mkdir(os.path.join(paths.basedir, "bin"))
     write_file(paths.halt, halt_script(paths.scandir).encode(), 0o755)
@@ -204,7 +205,6 @@ def _link_legacy_names(settings, paths, say):
     """Make /var/run/s6/{services,container_environment,env-stage3} reach the /run tree."""
     s6 = os.path.join(paths.run, "s6")
     varrun = paths.at("/var/run")
-    _relative_symlink(paths.scandir, os.path.join(s6, "services"))
     try:
         same = os.path.realpath(varrun) == os.path.realpath(paths.run)
     except OSError:

@@ -6,8 +6,9 @@
                   and their scripts are made executable (init.perms)
     fix-attrs.d   owners and modes (in-process, one file per loop turn)
     cont-init.d   each script to completion, in name order, exit code reported
-    services.d    each service directory copied to /run/s6/legacy-services/NAME (v3's
-                  place: wrappers test `pwd -P` against it), linked as /run/service/NAME
+    services.d    each service directory copied into the scandir, whose real path is
+                  v2's /run/s6/services (wrappers test `pwdx $$` against it); /run/service
+                  and /run/s6/legacy-services are v3's names of it
     wait          S6_CMD_WAIT_FOR_SERVICES: supervised now, and awaited: up (or up+ready
                   with notification-fd)
 then the CMD (or nothing: the container runs until halted or signalled), and only then,
@@ -311,11 +312,9 @@ class Stage2:
             if not os.path.isfile(os.path.join(src, "run")):
                 self.say.stage("services.d", "%s: no run file, ignored" % name, level=1)
                 continue
-            dst = os.path.join(self.paths.legacy_services, name)
+            dst = os.path.join(self.paths.real_scandir, name)
             try:
                 copy_service(src, dst)
-                os.symlink(os.path.join("..", "s6", "legacy-services", name),
-                           os.path.join(self.paths.scandir, name))
             except OSError as e:
                 self.say.stage("services.d", "%s: unable to copy it to %s: %s"
                                % (name, dst, e.strerror or e), level=0)
