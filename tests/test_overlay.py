@@ -81,13 +81,15 @@ def test_every_command_has_a_command_link_but_project_verbs(members):
             assert members[link].linkname == "../package/admin/s6py/command/s6py"
 
 
-def test_usr_bin_links_skip_shell_builtins_and_distro_names(members):
+def test_usr_bin_links_have_v2s_bin_names_but_distro_names(members):
+    """s6-overlay 2 put every execline command in /bin, shell builtins' names included
+    (images run `/bin/export`); `import` is ImageMagick's."""
     linked = {n[len("./usr/bin/"):] for n in members if n.startswith("./usr/bin/")}
     for name in ("s6-svc", "s6-svscanctl", "s6-setuidgid", "s6-log", "execlineb", "with-contenv",
-                 "printcontenv", "fix-attrs", "with-retries", "foreground", "importas", "redirfd"):
+                 "printcontenv", "fix-attrs", "with-retries", "foreground", "importas", "redirfd",
+                 "if", "cd", "exec", "exit", "wait", "export", "shift", "trap", "umask"):
         assert name in linked
-    for name in ("if", "cd", "exec", "exit", "wait", "export", "shift", "case", "trap", "umask",
-                 "import", "init", "halt", "build-overlay"):
+    for name in ("case", "import", "init", "halt", "build-overlay"):
         assert name not in linked
     for name in linked:
         assert members["./usr/bin/" + name].linkname == "../../command/" + name
@@ -107,7 +109,8 @@ def test_pyproject_console_scripts_are_the_usr_bin_list():
     assert set(scripts.values()) == {"s6py.cli:main"}
     # every /usr/bin name, plus `s6py`; names of USR_BIN_EXTRA may be listed before their
     # command lands in the table
-    assert set(overlay.usr_bin_names()) <= set(scripts)
+    assert set(overlay.usr_bin_names()) - overlay.SHELL_BUILTIN_NAMES <= set(scripts)
+    assert not overlay.SHELL_BUILTIN_NAMES & set(scripts)
     assert set(scripts) - set(overlay.usr_bin_names()) <= {"s6py"} | set(overlay.USR_BIN_EXTRA)
 
 
@@ -129,6 +132,20 @@ def test_relocated_commands_run(relocated):
     assert (r.returncode, r.stdout) == (0, b"one\ntwo\n")
     r = subprocess.run([os.path.join(relocated, "command", "s6-svc")], env=env, capture_output=True)
     assert r.returncode == 100 and b"s6-svc: usage:" in r.stderr
+
+
+@pytest.mark.parametrize("script, expected", [
+    # crazy-max's rtorrent run script: `/bin/export PWD /data/rtorrent` then s6-setuidgid
+    ("export PWD /x s6-setuidgid root printenv PWD S6PY_PWD", (1, b"/x\n")),
+    ("unexport PWD s6-setuidgid root printenv PWD", (1, b"")),
+])
+def test_pwd_survives_the_launchers_sh_from_one_command_to_the_next(relocated, script, expected):
+    """The launcher's sh part resets PWD to the cwd; a command exec'ing the next of ours
+    carries it across, and nothing of that reaches the final program."""
+    command = os.path.join(relocated, "command")
+    r = subprocess.run([os.path.join(command, "execlineb"), "-c", script], cwd="/",
+                       env={"PATH": command + ":/usr/bin:/bin"}, capture_output=True)
+    assert (r.returncode, r.stdout) == expected, r.stderr
 
 
 def test_launcher_finds_python_without_path(relocated):

@@ -57,6 +57,54 @@ def original_environ():
     return env
 
 
+#: PWD's value across an exec of our launcher: its sh part (which finds python3) resets
+#: PWD to the working directory, as every POSIX shell does at start-up, so an exec'ing
+#: command puts "1VALUE" (or "0": unset) here and cli.main() puts it back.
+PWD_CARRIER = "S6PY_PWD"
+
+_launchers = []
+
+
+def is_launcher(path):
+    """True if PATH is (a link to) one of our launchers: the one this process was started
+    through, the overlay's next to this package (lib/s6py -> command/s6py), or a
+    checkout's (src/s6py -> bin/s6py)."""
+    if not _launchers:
+        import sys
+
+        top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        for candidate in (sys.argv[0] if sys.argv else "",
+                          os.path.join(top, "command", "s6py"), os.path.join(top, "bin", "s6py")):
+            if candidate and candidate != "-c":
+                _launchers.append(os.path.realpath(candidate))
+    try:
+        return os.path.realpath(path) in _launchers
+    except (OSError, ValueError):
+        return False
+
+
+def carry_pwd(env, path):
+    """ENV (a bytes dict) to exec PATH with: a copy carrying PWD when PATH is our launcher."""
+    if not is_launcher(path):
+        return env
+    env = dict(env)
+    pwd = env.get(b"PWD")
+    env[PWD_CARRIER.encode()] = b"0" if pwd is None else b"1" + pwd
+    return env
+
+
+def restore_carried_pwd():
+    """Undo our launcher's sh part: PWD as the command that exec'd us had it."""
+    carried = os.environb.pop(PWD_CARRIER.encode(), None)
+    if carried is None:
+        return
+    os.environ.pop(PWD_CARRIER, None)  # keep both views in step
+    if carried[:1] == b"1":
+        os.environb[b"PWD"] = carried[1:]
+    else:
+        os.environb.pop(b"PWD", None)
+
+
 def path_candidates(name, path):
     """The files to try for NAME along PATH (both str, or both bytes): NAME itself if it
     contains a slash, else DIR/NAME for each entry of PATH, an empty entry being "."."""

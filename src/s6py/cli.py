@@ -174,6 +174,9 @@ def command_name(path, hops=40):
 
 
 def main(argv=None):
+    from s6py import restore_carried_pwd
+
+    restore_carried_pwd()
     argv = list(sys.argv if argv is None else argv)
     invoked_as = os.path.basename(argv[0]) if argv else ""
     if invoked_as not in LAUNCHER_NAMES and invoked_as and (

@@ -38,14 +38,18 @@ SYSTEM_DIRS = ("etc", "usr", "usr/bin")
 EMPTY_DIRS = ("etc/fix-attrs.d", "etc/cont-init.d", "etc/cont-finish.d", "etc/services.d",
               "etc/s6-overlay", "etc/s6-overlay/s6-rc.d")
 
-# Commands not linked into /usr/bin although they are execline commands: shell keywords
-# and builtins (a link would only confuse `command -v`, `env NAME`, `find -exec NAME`), and
-# names that distributions already ship (`import` is ImageMagick's).  They stay in /command,
-# and execlineb runs them in-process whatever PATH says.
-USR_BIN_EXCLUDED = frozenset((
-    "case", "cd", "exec", "exit", "export", "if", "shift", "trap", "umask", "wait",
-    "import",
-))
+# Execline commands not linked into /usr/bin: `case` (no s6-overlay 1/2 had it, and it is a
+# shell keyword) and `import` (ImageMagick's /usr/bin/import; execline 2.7 of s6-overlay 2.2
+# had none either).  They stay in /command, and execlineb runs them in-process whatever
+# PATH says.  Every other one is linked, the shell builtins' names included (cd exec exit
+# export if shift trap umask wait): s6-overlay 1/2 installed them all in /bin, and images
+# call them by that path (`/bin/export HOME /data` in an execline run script).
+USR_BIN_EXCLUDED = frozenset(("case", "import"))
+
+#: names linked in /usr/bin for v1/v2 images but given no pip console script: in a venv's
+#: bin, ahead on PATH, they would shadow nothing useful and confuse `env NAME`
+SHELL_BUILTIN_NAMES = frozenset(("cd", "exec", "exit", "export", "if", "shift", "trap", "umask",
+                                 "wait"))
 
 # Non-execline, non-s6-* commands that get a /usr/bin link (v1/v2 shebangs and docs use them).
 USR_BIN_EXTRA = ("execlineb", "with-contenv", "printcontenv", "logutil-service",

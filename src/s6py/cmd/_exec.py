@@ -8,7 +8,7 @@ Kept free of heavy imports (no getopt/gettext, no signal/enum): a command such a
 import errno
 import os
 
-from s6py import original_environ, path_candidates, restore_python_ignored_signals
+from s6py import carry_pwd, original_environ, path_candidates, restore_python_ignored_signals
 from s6py.diag import fatal, subgetopt, usage
 
 __all__ = ["subgetopt", "pathexec"]  # subgetopt: s6py.diag's, re-exported
@@ -34,7 +34,7 @@ def pathexec(prog, args, env=None):
     denied = False
     for candidate in candidates:
         try:
-            os.execve(candidate, bargs, env)
+            os.execve(candidate, bargs, carry_pwd(env, candidate))
         except OSError as e:
             last = e.errno
             if last == errno.EACCES:

@@ -11,7 +11,7 @@ script of ten execline commands costs one interpreter start.  Children (the bloc
 import os
 import sys
 
-from s6py import lc_ctype_coerced, restore_python_ignored_signals, scan_options
+from s6py import carry_pwd, is_launcher, lc_ctype_coerced, restore_python_ignored_signals, scan_options
 
 # command name -> "module:function" (module relative to s6py.execline)
 COMMANDS = {
@@ -184,29 +184,11 @@ def block(argv, start):
 
 # --- process management -------------------------------------------------------------
 
-_launchers = None
-
-
-def _ours(path):
-    global _launchers
-    if _launchers is None:
-        _launchers = set()
-        for p in (sys.argv[0] if sys.argv else "",
-                  os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-                      os.path.dirname(os.path.abspath(__file__))))), "bin", "s6py")):
-            if p:
-                _launchers.add(os.path.realpath(p))
-    try:
-        return os.path.realpath(path) in _launchers
-    except OSError:
-        return False
-
-
 def lookup(name):
     """The function implementing our command NAME (or a path to our launcher), or None."""
     if "/" in name:
         base = name.rsplit("/", 1)[1]
-        if base not in COMMANDS or not _ours(name):
+        if base not in COMMANDS or not is_launcher(name):
             return None
         name = base
     target = COMMANDS.get(name)
@@ -236,6 +218,8 @@ def try_exec(argv, argv0=None):
         return 2
     for p in _candidates(argv[0]):
         try:
+            if is_launcher(p):  # our command, but no execline one: PWD must survive its sh
+                os.execve(p, args, carry_pwd(os.environb, p))
             os.execv(p, args)
         except OSError as e:
             if e.errno != 2:
