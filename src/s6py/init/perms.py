@@ -43,8 +43,9 @@ SERVICE_EXECUTABLES = ("run", "finish", "log/run", "log/finish", "data/check")
 _UNCHANGEABLE = (errno.EROFS, errno.EPERM, errno.EACCES)
 
 
-def _matches(directory, pattern, hidden=False):
-    """Paths under DIRECTORY matching PATTERN (a tuple of names, "*" for any entry)."""
+def _matches(directory, pattern):
+    """Paths under DIRECTORY matching PATTERN (a tuple of names, "*" for any entry but dot
+    files, as v2's glob)."""
     found = [directory]
     for part in pattern:
         following = []
@@ -56,7 +57,7 @@ def _matches(directory, pattern, hidden=False):
                 names = sorted(os.listdir(base))
             except OSError:
                 continue
-            following.extend(os.path.join(base, n) for n in names if hidden or not n.startswith("."))
+            following.extend(os.path.join(base, n) for n in names if not n.startswith("."))
         found = following
     return found
 
@@ -92,15 +93,13 @@ def _fix_one(path, mode, as_root):
 def fix_modes(user_dir, read_only=False):
     """Apply RULES to the user's directories (USER_DIR(name) -> path).
 
-    Returns (number of files changed or already right, [(path, OSError)] that stay not
-    executable).  With READ_ONLY (S6_READ_ONLY_ROOT) nothing is changed: only the files
-    that would need it are reported."""
+    Returns [(path, OSError)]: the scripts that stay not executable.  With READ_ONLY
+    (S6_READ_ONLY_ROOT) nothing is changed: only the files that would need it are
+    reported."""
     as_root = os.geteuid() == 0
     stuck = []
-    seen = 0
     for name, pattern, mode in RULES:
         for path in _matches(user_dir(name), pattern):
-            seen += 1
             if read_only:
                 if mode & 0o100 and not _is_executable_file(path):
                     stuck.append((path, OSError(errno.EROFS, "S6_READ_ONLY_ROOT is set")))
@@ -111,7 +110,7 @@ def fix_modes(user_dir, read_only=False):
             if problem.errno in _UNCHANGEABLE and not (mode & 0o100 and not _is_executable_file(path)):
                 continue  # could not chown or chmod, but it runs as it is
             stuck.append((path, problem))
-    return seen, stuck
+    return stuck
 
 
 def _is_executable_file(path):

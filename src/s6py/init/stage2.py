@@ -229,7 +229,7 @@ class Stage2:
             code = 1
         self.say.stage("s6-init", "making user provided files available at /var/run/s6/etc...exited %d."
                        % code)
-        seen, stuck = perms.fix_modes(self.user_dir, read_only=self.settings.read_only_root)
+        stuck = perms.fix_modes(self.user_dir, read_only=self.settings.read_only_root)
         self.say.stage("s6-init", "ensuring user provided files have correct perms...exited 0.")
         if stuck:
             why = sorted({e.strerror or str(e) for _, e in stuck})
