@@ -35,6 +35,7 @@ import e2e_support
 from e2e_support import REPO, podman
 
 CORPUS = os.path.join(REPO, "tests", "corpus")
+LAYERS = os.path.join(CORPUS, "_layers")
 ORACLES = os.path.join(REPO, "..", "shared", "oracles")
 V2_TARBALL = "s6-overlay-v2.2.0.3-amd64.tar.gz"
 V3_TARBALLS = ("s6-overlay-v3.2.3.2-noarch.tar.xz", "s6-overlay-v3.2.3.2-x86_64.tar.xz")
@@ -56,7 +57,7 @@ def fixtures():
 def load(name):
     with open(os.path.join(CORPUS, name, "fixture.json")) as f:
         spec = json.load(f)
-    for key, default in (("build", []), ("env", {}), ("cmd", []), ("opts", []),
+    for key, default in (("layers", []), ("build", []), ("env", {}), ("cmd", []), ("opts", []),
                          ("services", []), ("probe", []), ("expect_stdout_in_logs", [])):
         spec.setdefault(key, default)
     return spec
@@ -161,7 +162,12 @@ def fixture_image(flavour, name):
     ctx = tempfile.mkdtemp(prefix="s6py-corpus-ctx-")
     try:
         # cp -a keeps the modes of the checkout (0644 scripts stay 0644, as in the real images).
-        e2e_support._run(["cp", "-a", os.path.join(CORPUS, name, "rootfs"), os.path.join(ctx, "rootfs")])
+        # Layers first (tests/corpus/_layers/NAME/rootfs: what several images' common base
+        # ships, e.g. Home Assistant's bashio), then the fixture's own tree over them.
+        tree = os.path.join(ctx, "rootfs")
+        os.makedirs(tree)
+        for source in [os.path.join(LAYERS, layer) for layer in spec["layers"]] + [os.path.join(CORPUS, name)]:
+            e2e_support._run(["cp", "-a", os.path.join(source, "rootfs") + "/.", tree])
         build = ""
         if spec["build"]:
             build = "RUN " + " && \\\n    ".join(spec["build"]) + "\n"
