@@ -158,3 +158,19 @@ def test_one_line_error_mode_reports_each_distinct_error_once():
     assert r.stdout == "alive\n"
     assert r.stderr == ("init: warning: internal error: ValueError: bad thing\n"
                         "init: warning: internal error: KeyError: 'k'\n"), r.stderr
+
+
+def test_a_deadline_beyond_what_epoll_can_wait_neither_spins_nor_blocks_events(loop):
+    """epoll takes a C int of milliseconds: a 4294967295 ms deadline raised OverflowError on
+    every turn (PID 1 at 100% CPU).  It is waited for in clamped turns; events still come."""
+    fired = []
+    loop.call_later(4294967295 / 1000.0, lambda: fired.append("far"))
+    loop.call_later(float("inf"), lambda: fired.append("never"))
+    r, w = os.pipe()
+    loop.add_reader(r, lambda: (fired.append(os.read(r, 10)), loop.stop()))
+    os.write(w, b"x")
+    t = time.monotonic()
+    loop.run()
+    assert fired == [b"x"] and time.monotonic() - t < 1
+    os.close(r)
+    os.close(w)

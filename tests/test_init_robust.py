@@ -287,3 +287,26 @@ def test_term_during_a_cont_init_script_stops_the_boot_there(box):
         assert "finish-ran" in c.output[0].decode()
     for name in ("01-ran", "svc-ran", "cmd-ran"):
         assert not os.path.exists(box.path("data/" + name)), name
+
+
+HUGE = "4294967295"
+
+
+def test_timeouts_too_big_for_epoll_do_not_wedge_pid_1(box):
+    """Every time knob and service timeout at 2^32-1 ms: the container still boots, the
+    CMD runs, and it stops as soon as everything is down."""
+    box.service("svc", "exec sleep 100\n", files={"timeout-kill": HUGE + "\n",
+                                                  "timeout-finish": HUGE + "\n",
+                                                  "down-signal": "99999999999\n"})
+    box.script("etc/cont-finish.d/00", "echo finish-ran\n")
+    env = {name: HUGE for name in ("S6_SERVICES_GRACETIME", "S6_KILL_FINISH_MAXTIME", "S6_KILL_GRACETIME",
+                                   "S6_CMD_WAIT_FOR_SERVICES_MAXTIME")}
+    env.update(S6_CMD_WAIT_FOR_SERVICES="1", S6_WAIT_FOR_CLOSING_FD="99999999999")
+    t = time.monotonic()
+    r = box.run(["sh", "-c", "echo cmd-ran; exit 4"], env=env, timeout=10)
+    assert r.code == 4, r
+    assert time.monotonic() - t < 5, r
+    assert r.out.split() == ["cmd-ran", "finish-ran"], r
+    assert "S6_WAIT_FOR_CLOSING_FD='99999999999' is not a file descriptor number" in r.err, r.err
+    assert "svc: invalid down-signal, using SIGTERM" in r.err, r.err
+    assert "internal error" not in r.err and "Traceback" not in r.err, r.err

@@ -31,7 +31,13 @@ import select
 import sys
 import time
 
-__all__ = ["Loop", "TimerHandle"]
+__all__ = ["Loop", "TimerHandle", "MAX_WAIT"]
+
+#: the longest single wait, in seconds: epoll and poll take a C int of milliseconds
+#: (OverflowError above it, on every turn: PID 1 would spin).  A later deadline is
+#: simply waited for in several turns, so every timeout a user can write (S6_*_TIME,
+#: timeout-kill, ...) is clamped here, in one place, and nowhere else.
+MAX_WAIT = (2 ** 31 - 1) / 1000.0
 
 
 class _Poller:
@@ -76,8 +82,12 @@ class _Poller:
 
     def select(self, timeout):
         if self._epoll is None:  # pragma: no cover
+            if timeout is not None:
+                timeout = min(timeout, MAX_WAIT)
             return [(key.fd, key.data) for key, _ in self._generic.select(timeout)]
         data = self._data
+        if timeout is not None and not timeout <= MAX_WAIT:  # also NaN
+            timeout = MAX_WAIT
         # poll() rounds the timeout up to the millisecond: a deadline is never run early
         return [(fd, data[fd]) for fd, _ in self._epoll.poll(timeout) if fd in data]
 

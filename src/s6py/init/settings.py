@@ -20,6 +20,9 @@ FORCED_PATH = ("/command", "/usr/bin", "/bin")
 # PATH of the clean ("PATH only") environment of v1/v2 when nothing better is known.
 TREE_PATH = "/command:/usr/bin:/usr/sbin:/bin:/sbin"
 
+#: file descriptors are C ints
+MAX_FD = 2 ** 31 - 1
+
 _TRUE = {"true", "yes", "on"}
 _FALSE = {"false", "no", "off"}
 
@@ -188,6 +191,8 @@ class Settings(_Frozen):
         logging_script = r.string("S6_LOGGING_SCRIPT")
         hook = r.string("S6_STAGE2_HOOK")
         wait_fd = r.integer("S6_WAIT_FOR_CLOSING_FD", 0, expected="a file descriptor number")
+        if wait_fd > MAX_FD:
+            wait_fd = r.bad("S6_WAIT_FOR_CLOSING_FD", str(wait_fd), "a file descriptor number", 0)
         if wait_fd in (1, 2):
             wait_fd = r.bad("S6_WAIT_FOR_CLOSING_FD", str(wait_fd), "0 or a descriptor >= 3", 0)
         return cls(

@@ -14,7 +14,10 @@ def number(text):
     """Parse a signal given by name (`TERM`, `SIGTERM`, any case) or number; ValueError if bad."""
     text = text.strip()
     if text.isdigit():
-        return int(text)
+        num = int(text)
+        if not 0 < num < signal.NSIG:  # os.kill would raise OverflowError or EINVAL
+            raise ValueError("no such signal: %s" % text)
+        return num
     upper = text.upper()
     if not upper.startswith("SIG"):
         upper = "SIG" + upper
