@@ -146,22 +146,56 @@ def envuidgid(account, what=ACCOUNT, numeric=False, defaults=None, insist=None):
     return result
 
 
+#: ids a fix-attrs line may give: 2^32-1 is (uid_t)-1, "leave unchanged" to chown(2)
+MAX_ID = 2 ** 32 - 2
+
+
+def _check_id(kind, text):
+    """ValueError if TEXT is written as a number (sign allowed) outside 0..MAX_ID."""
+    digits = text[1:] if text[:1] == "-" else text
+    if digits and digits.isascii() and digits.isdigit():
+        n = int(text)
+        if not 0 <= n <= MAX_ID:
+            raise ValueError("%s %s is out of range (0 to %d)" % (kind, text, MAX_ID))
+
+
+def _known(lookup, name):
+    try:
+        lookup(name)
+        return True
+    except KeyError:
+        return False
+
+
 def fixattrs_owner(spec):
     """(uid, gid) for the account column of a fix-attrs.d line.
 
     `name` is a user (its primary group); `a:b` is user:group where each part is a name or a
     number; `,uid:gid` after either gives the ids to use for the parts that are unknown.
     Without a fallback an unknown part raises UnknownAccount.  (s6-overlay runs
-    `s6-envuidgid [-nB] [-D fallback | -i] account`.)"""
+    `s6-envuidgid [-nB] [-D fallback | -i] account`.)  A number outside 0..MAX_ID, there or
+    in the fallback (`4294967296:0`, `-1:0`, `x,0:99999999999`), raises ValueError."""
     account, comma, fallback = spec.partition(",")
     defaults = None
     if comma:
+        parts = fallback.split(":", 2)
+        for kind, part in zip(("fallback uid", "fallback gid"), parts):
+            _check_id(kind, part)
         try:
             defaults = parse_defaults(fallback)
         except ValueError:
             raise ValueError("bad fallback %r (expected uid:gid)" % fallback) from None
     if ":" in account:
+        user, _, group = account.partition(":")
+        # a negative number is not a name unless the account database says so
+        if user and not _known(pwd.getpwnam, user):
+            _check_id("uid", user)
+        if group and not _known(grp.getgrnam, group):
+            _check_id("gid", group)
         ids = envuidgid(account, BOTH, numeric=True, defaults=defaults)
     else:
         ids = envuidgid(account, ACCOUNT, defaults=defaults)
-    return int(ids["UID"]), int(ids["GID"])
+    uid, gid = int(ids["UID"]), int(ids["GID"])
+    _check_id("uid", str(uid))
+    _check_id("gid", str(gid))
+    return uid, gid
