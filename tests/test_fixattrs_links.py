@@ -230,6 +230,9 @@ def test_matching_is_glob_s_without_links(tmp_path):
         full = "%s/%s" % (top, p)
         expected = sorted(glob.glob(full))
         assert [path for path, _ in fixattrs.expand(full)] == expected, p
+    os.chdir(top)  # relative patterns (pytest puts the working directory back)
+    for p in patterns + ["./*", "a/../b*"]:
+        assert [path for path, _ in fixattrs.expand(p)] == sorted(glob.glob(p)), p
 
 
 # ------------------------------------------------------------ a link swapped in
@@ -321,6 +324,25 @@ def test_a_bad_id_line_is_skipped_and_the_next_lines_apply(tmp_path):
     assert messages == ["test line 1: account '4294967296:0': uid 4294967296 is out of range"
                         " (0 to 4294967294): line skipped"]
     assert owner_mode(f) == (7, 8, 0o604)
+
+
+def test_a_nul_byte_in_the_path_is_a_line_error(tmp_path):
+    f = tmp_path / "f"
+    f.write_text("x\n")
+    failures, messages = apply("%s/x\0y* false 0:0 0600 0700\n%s false 7:8 0604 0700" % (tmp_path, f))
+    assert failures == 1
+    assert messages == ["test line 1: path contains a NUL byte: line skipped"]
+    assert owner_mode(f) == (7, 8, 0o604)
+
+
+def test_a_rule_made_by_hand_with_a_huge_id_is_a_failure_not_an_exception(tmp_path):
+    f = tmp_path / "f"
+    f.write_text("x\n")
+    messages = []
+    rule = fixattrs.Rule(str(f), False, 2 ** 32, 0, 0o600, None)
+    assert fixattrs.apply_rule(rule, report=messages.append) == 1
+    assert len(messages) == 1 and messages[0].startswith("%s: unable to chown" % f), messages
+    assert owner_mode(f) == (0, 0, 0o600)
 
 
 # ------------------------------------------------------------ through /init

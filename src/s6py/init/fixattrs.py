@@ -7,22 +7,33 @@ runs of spaces/tabs):
     /var/lib/mysql true mysql 0600 0700
     /var/log/app-*  true nobody,32768:32768 0644 2700
 
-* path: a glob pattern (no match: a warning, nothing done);
+* path: a path, or a pattern with `*`, `?`, `[...]` in any component, matched as glob
+  matches (sorted; `*` does not match dot names unless the component starts with "."), but
+  by our own walk, see below (no match: a warning, nothing done);
 * recurse: `true` or `false`;
-* account: see `s6py.accounts.fixattrs_owner` (`name`, `user:group`, ids, `,uid:gid` fallback);
+* account: see `s6py.accounts.fixattrs_owner` (`name`, `user:group`, ids, `,uid:gid`
+  fallback; ids outside 0..2^32-2 make the line bad);
 * fmode / dmode: octal modes for files / directories, `-` to leave the mode alone.
 
 Per matched path: chown, then chmod with dmode (directory) or fmode (anything else), then,
 for a directory with recurse, the same for every entry below it (dot entries only when
 S6_FIX_ATTRS_HIDDEN is set).
 
-Symlinks.  A path written literally in the line (no wildcard) is followed if it is a
-symlink: the image author named it.  Nothing else is ever followed: a symlink matched by a
-wildcard or met while recursing has only its own owner changed (as `chown -R` does) and its
-target is left alone, so a link planted in a volume (`evil -> /etc/shadow`) cannot make us
-chown or chmod what it points to.  Each entry is opened with O_PATH|O_NOFOLLOW relative to
-its parent directory's fd and changed through that fd (via /proc/self/fd), so swapping an
-entry for a link between our look and our change does not work either.
+Symlinks.  What the image author wrote literally is followed: a path without any wildcard
+(itself and its directories), and, in a pattern, the components before the first one with
+a wildcard (`/var/run/*` with /var/run -> /run).  Nothing that we *find* is ever followed:
+
+* the pattern is not handed to glob (which follows links in every component): from the
+  literal prefix on, each directory is opened with O_DIRECTORY|O_NOFOLLOW relative to its
+  parent's fd and listed through that fd, and each component is matched against the names
+  (fnmatch).  A link met as a middle component (`/data/*/shadow` with data/etc -> /etc, or
+  `/home/*/.ssh/x` with a planted .ssh link) is not entered: that branch has no match;
+* a link matched by the last component has only its own owner changed (chown -h), and its
+  target is left alone; so does a link met while recursing (as `chown -R` does);
+* each entry is opened with O_PATH|O_NOFOLLOW relative to its parent directory's fd and
+  changed through that fd (via /proc/self/fd), and the matches are reached again through
+  the same O_NOFOLLOW chain of fds, so swapping an entry or a directory for a link between
+  our look and our change does not work either.
 
 A bad line or a failing chown/chmod gives one message (through `report`) and processing
 goes on with the next path or line; the functions return how many things failed.
@@ -32,7 +43,7 @@ import errno
 import os
 import stat
 
-__all__ = ["Rule", "LineError", "parse_line", "apply_rule", "apply_lines", "apply_file", "apply_directory"]
+__all__ = ["Rule", "LineError", "parse_line", "expand", "apply_rule", "apply_lines", "apply_file", "apply_directory"]
 
 _O_PATH = getattr(os, "O_PATH", 0)
 _MAGIC = ("*", "?", "[")
@@ -88,6 +99,8 @@ def parse_line(line):
             "expected 5 fields (path recurse account fmode dmode), found %d" % len(words)
         )
     pattern, recurse, account, fmode, dmode = words
+    if "\0" in pattern:
+        raise LineError("path contains a NUL byte")
     if recurse not in ("true", "false"):
         raise LineError("recurse must be true or false, not %r" % recurse)
     from s6py.accounts import UnknownAccount, fixattrs_owner
@@ -111,7 +124,7 @@ class _Fixer:
 
     def fail(self, path, what, exc):
         self.failures += 1
-        self.report("%s: unable to %s: %s" % (path, what, exc.strerror or exc))
+        self.report("%s: unable to %s: %s" % (path, what, getattr(exc, "strerror", None) or exc))
 
     def entry(self, dirfd, name, display, follow):
         """Fix one entry; return an fd open on it (O_RDONLY dir) if we must recurse into it."""
@@ -134,7 +147,7 @@ class _Fixer:
                     os.chown(target, rule.uid, rule.gid)
                 else:
                     os.chown(name, rule.uid, rule.gid, dir_fd=dirfd, follow_symlinks=follow)
-            except OSError as e:
+            except (OSError, OverflowError) as e:  # OverflowError: a Rule made by hand
                 self.fail(display, "chown", e)
             mode = rule.dmode if isdir else rule.fmode
             if mode is not None:
@@ -183,7 +196,7 @@ class _Fixer:
         """A link we must not follow: its own owner changes, nothing else."""
         try:
             os.chown(name, self.rule.uid, self.rule.gid, dir_fd=dirfd, follow_symlinks=False)
-        except OSError as e:
+        except (OSError, OverflowError) as e:
             self.fail(display, "chown", e)
         return None
 
@@ -213,26 +226,151 @@ class _Fixer:
         return sorted(names)
 
 
-def _expand(pattern):
-    """(path, literal) pairs for PATTERN, sorted; literal paths are kept only if they exist."""
-    if any(c in pattern for c in _MAGIC):
-        import glob
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
-        return [(p, False) for p in sorted(glob.glob(pattern))]
-    return [(pattern, True)] if os.path.lexists(pattern) else []
+
+def _split(pattern):
+    """(prefix, parts, dir_only) of a PATTERN with a wildcard.
+
+    prefix: the components before the first one with a wildcard, as written ("" for "."):
+    the image author named them, so they are followed like any path.  parts: the components
+    from there on (empty ones, from "//", dropped).  dir_only: the pattern ends with "/"."""
+    components = pattern.split("/")
+    first = next(i for i, c in enumerate(components) if any(m in c for m in _MAGIC))
+    prefix = "/".join(components[:first])
+    if not prefix and pattern.startswith("/"):
+        prefix = "/"
+    return prefix, [c for c in components[first:] if c], pattern.endswith("/")
+
+
+def _join(prefix, names, dir_only):
+    path = "/".join(names)
+    if prefix:
+        path = prefix.rstrip("/") + "/" + path
+    return path + "/" if dir_only else path
+
+
+def _open_dir(name, dirfd):
+    """NAME in DIRFD opened as a directory, never through a link (None if it is not one)."""
+    try:
+        return os.open(name, _DIR | os.O_NOFOLLOW, dir_fd=dirfd)
+    except OSError:  # ELOOP: a link; ENOTDIR: not a directory; ENOENT: gone
+        return None
+
+
+def _matches(prefix, parts, dir_only):
+    """Name tuples matching PARTS below PREFIX, found without following a single link.
+
+    glob's rules otherwise: a wildcard component does not match names starting with "."
+    unless it starts with "." itself; a component without wildcard must exist (lstat); a
+    middle component, or the last one of a pattern ending with "/", must be a real
+    directory.  Each directory is opened with O_NOFOLLOW relative to its parent's fd, so a
+    link swapped in during the walk ends that branch instead of redirecting it."""
+    import fnmatch
+
+    found = []
+    try:
+        top = os.open(prefix or ".", _DIR)
+    except OSError:
+        return found
+
+    def level(dirfd, names, i):
+        part = parts[i]
+        last = i == len(parts) - 1
+        if any(m in part for m in _MAGIC):
+            try:
+                entries = os.listdir(dirfd)
+            except OSError:
+                return
+            if not part.startswith("."):
+                entries = [e for e in entries if not e.startswith(".")]
+            candidates = fnmatch.filter(entries, part)
+        else:
+            candidates = [part]
+        for name in candidates:
+            if last and not dir_only:
+                try:
+                    os.stat(name, dir_fd=dirfd, follow_symlinks=False)
+                except OSError:
+                    continue
+                found.append(names + (name,))
+                continue
+            sub = _open_dir(name, dirfd)
+            if sub is None:
+                continue
+            try:
+                if last:
+                    found.append(names + (name,))
+                else:
+                    level(sub, names + (name,), i + 1)
+            finally:
+                os.close(sub)
+
+    try:
+        level(top, (), 0)
+    finally:
+        os.close(top)
+    return found
+
+
+def expand(pattern):
+    """(path, literal) pairs for PATTERN, in glob's sorted order.  literal: PATTERN has no
+    wildcard (it is then its only match, if it exists, and may be a link to follow)."""
+    if not any(c in pattern for c in _MAGIC):
+        return [(pattern, True)] if os.path.lexists(pattern) else []
+    prefix, parts, dir_only = _split(pattern)
+    return sorted((_join(prefix, names, dir_only), False) for names in _matches(prefix, parts, dir_only))
+
+
+def _apply_pattern(fixer, pattern):
+    """Every match of a PATTERN with a wildcard; False if nothing matched."""
+    prefix, parts, dir_only = _split(pattern)
+    matches = sorted((_join(prefix, names, dir_only), names) for names in _matches(prefix, parts, dir_only))
+    if not matches:
+        return False
+    try:
+        top = os.open(prefix or ".", _DIR)
+    except OSError as e:
+        fixer.fail(prefix or ".", "open directory", e)
+        return True
+    try:
+        for display, names in matches:
+            # open the chain again, never following a link: what changed since the
+            # search is no longer a match (a link now: skipped)
+            dirfd, opened = top, []
+            for name in names[:-1]:
+                dirfd = _open_dir(name, dirfd)
+                if dirfd is None:
+                    break
+                opened.append(dirfd)
+            try:
+                if dirfd is None:
+                    continue
+                sub = fixer.entry(dirfd, names[-1], display, follow=False)
+                if sub is not None:
+                    fixer.walk(sub, display)
+            finally:
+                for fd in opened:
+                    os.close(fd)
+    finally:
+        os.close(top)
+    return True
 
 
 def apply_rule(rule, hidden=False, report=None):
     """Apply RULE; return the number of failures.  report(message) gets one line per problem."""
     report = report or (lambda message: None)
     fixer = _Fixer(rule, hidden, report)
-    matches = _expand(rule.pattern)
-    if not matches:
+    if any(c in rule.pattern for c in _MAGIC):
+        matched = _apply_pattern(fixer, rule.pattern)
+    else:
+        matched = os.path.lexists(rule.pattern)
+        if matched:  # written literally: followed if it is a link, this one level only
+            sub = fixer.entry(None, rule.pattern, rule.pattern, follow=True)
+            if sub is not None:
+                fixer.walk(sub, rule.pattern)
+    if not matched:
         report("%s: no such file or directory, nothing to do" % rule.pattern)
-    for path, literal in matches:
-        sub = fixer.entry(None, path, path, follow=literal)
-        if sub is not None:
-            fixer.walk(sub, path)
     return fixer.failures
 
 
@@ -247,8 +385,13 @@ def apply_lines(lines, source="-", hidden=False, report=None):
             report("%s line %d: %s: line skipped" % (source, number, e))
             failures += 1
             continue
-        if rule is not None:
+        if rule is None:
+            continue
+        try:
             failures += apply_rule(rule, hidden, report)
+        except Exception as e:  # a bug must not cost the lines and files after this one
+            report("%s line %d: %s: unable to apply: %s: %s" % (source, number, rule.pattern, type(e).__name__, e))
+            failures += 1
     return failures
 
 
