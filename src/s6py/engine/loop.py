@@ -188,6 +188,12 @@ class Loop:
             self._unclaimed.discard(signum)
             self.call_soon(lambda: callback(signum))
 
+    def dispatch_signals(self):
+        """Dispatch now every signal that has arrived (their bytes wait in the wake-up
+        pipe): a chain of callbacks that runs without going back to select() calls this
+        before each new piece of work, so that a stop request is seen in between."""
+        self._drain_signals()
+
     def _drain_signals(self):
         pending = []
         while True:

@@ -113,6 +113,8 @@ class Init:
     # -------------------------------------------------------------- stages
 
     def boot(self):
+        if self.stage3 is not None:
+            return  # stopped during stage 1: no boot step may start
         from s6py.init.stage2 import Stage2
         self.stage2 = Stage2(self)
         self.stage2.start()

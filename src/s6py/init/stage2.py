@@ -251,7 +251,7 @@ class Stage2:
         state = {"failures": 0}
 
         def one():
-            if self.sequence.cancelled:
+            if not self.sequence.may_continue():
                 return
             if not names:
                 self.say.stage("fix-attrs.d", "done.")
@@ -284,7 +284,7 @@ class Stage2:
         self.say.stage("cont-init.d", "executing container initialization scripts...")
         stop_first = self.settings.behaviour_if_stage2_fails >= 2
         runner = ScriptRunner(self.init, directory, "cont-init.d", stop_on_failure=stop_first,
-                              active=lambda: not self.sequence.cancelled)
+                              active=self.sequence.may_continue)
 
         def finished(results):
             self.say.stage("cont-init.d", "done.")

@@ -1,9 +1,11 @@
 """Event-driven sequences: a stage is a list of named steps run one after another on the loop.
 
 A step is a function taking `done`; it starts its work (maybe a child process, maybe a timer)
-and returns at once; whoever finishes the work calls `done()`.  Between two steps control
-goes back to the loop, so a signal that arrives during any step is handled before the next
-one starts, and `cancel()` (stage 3 starting) makes every later `done()` a no-op.
+and returns at once; whoever finishes the work calls `done()`.  Before a step starts, the
+signals that have arrived are dispatched (`may_continue()`), so a stop request made at any
+moment is seen at the next step boundary: `cancel()` (stage 3 starting) makes every later
+step, and every later `done()`, a no-op.  A step made of several pieces of work (one
+script after another) asks `may_continue()` before each piece too.
 
 `exit_code(wstat)` turns a step's child status into the code a shell reports.
 """
@@ -39,8 +41,15 @@ class Steps:
         self.cancelled = True
         self._token = None
 
+    def may_continue(self):
+        """True unless the sequence is cancelled, once every signal that has arrived has
+        been dispatched (a stop request among them cancels it)."""
+        if not self.cancelled:
+            self.loop.dispatch_signals()
+        return not self.cancelled
+
     def _next(self):
-        if self.cancelled:
+        if not self.may_continue():
             return
         if not self.steps:
             self.current = None
