@@ -189,8 +189,13 @@ class _Fixer:
                 os.chmod(fd, mode)
             finally:
                 os.close(fd)
-        else:
+        elif follow:
             os.chmod(name, mode, dir_fd=dirfd)
+        else:  # a fifo, socket or device: never through a link swapped in since the fstat
+            try:
+                os.chmod(name, mode, dir_fd=dirfd, follow_symlinks=False)
+            except NotImplementedError:
+                raise OSError(errno.EOPNOTSUPP, "cannot change its mode without /proc") from None
 
     def symlink(self, dirfd, name, display):
         """A link we must not follow: its own owner changes, nothing else."""
