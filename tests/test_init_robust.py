@@ -310,3 +310,34 @@ def test_timeouts_too_big_for_epoll_do_not_wedge_pid_1(box):
     assert "S6_WAIT_FOR_CLOSING_FD='99999999999' is not a file descriptor number" in r.err, r.err
     assert "svc: invalid down-signal, using SIGTERM" in r.err, r.err
     assert "internal error" not in r.err and "Traceback" not in r.err, r.err
+
+
+def test_a_service_nested_1100_levels_deep_stops_no_other_service(box):
+    box.service("a-good", 'touch "$S6PY_ROOT/data/good-ran"; exec sleep 100\n')
+    box.service("deep", "exec sleep 100\n")
+    path = box.path("etc/services.d/deep")
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(1100):  # deeper than PATH_MAX and than Python's recursion limit
+            os.mkdir("d", dir_fd=fd)
+            new = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = new
+    finally:
+        os.close(fd)
+    box.service("z-good", 'touch "$S6PY_ROOT/data/z-ran"; exec sleep 100\n')
+    try:
+        r = box.run(["sh", "-c", 'while ! test -e "$S6PY_ROOT/data/good-ran" -a -e "$S6PY_ROOT/data/z-ran"; '
+                     'do sleep 0.01; done; ls "$S6PY_ROOT/run/service"'])
+    finally:  # shutil.rmtree recurses too: leave no tree it cannot remove
+        subprocess.run(["rm", "-rf", path], check=True)
+    assert r.code == 0, r
+    assert r.out.split() == ["a-good", "deep", "z-good"], r
+    assert "RecursionError" not in r.err and "internal error" not in r.err, r.err
+
+
+def test_a_typo_in_s6_catchall_user_is_said(box):
+    r = box.run(["true"], env={"S6_LOGGING": "1", "S6_CATCHALL_USER": "nobdoy"})
+    assert r.code == 0, r
+    assert ("init: warning: S6_CATCHALL_USER=nobdoy: unknown user: nobdoy: the catch-all logger"
+            " runs as 65534:65534") in r.err, r.err

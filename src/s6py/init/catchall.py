@@ -81,6 +81,20 @@ class CatchAll:
         user = self.init.environ.get(b"S6_CATCHALL_USER")
         return os.fsdecode(user).strip() if user and user.strip() else "nobody"
 
+    def _say_if_unknown(self, account):
+        """A typo in S6_CATCHALL_USER falls back to 65534:65534, as s6-envuidgid -D does:
+        say so once rather than silently."""
+        if not (self.init.environ.get(b"S6_CATCHALL_USER") or b"").strip():
+            return
+        from s6py import accounts
+        from s6py.cmd.logutil import FALLBACK_IDS
+
+        try:
+            accounts.envuidgid(account)
+        except (accounts.UnknownAccount, ValueError) as e:
+            self.say.warn("S6_CATCHALL_USER=%s: %s: the catch-all logger runs as %d:%d"
+                          % (account, e, FALLBACK_IDS[0], FALLBACK_IDS[1]))
+
     def _make_logdir(self, uid, gid):
         from s6py.init.stage1 import _relative_symlink
 
@@ -135,6 +149,7 @@ class CatchAll:
         uid = gid = None
         if account is not None:
             uid, gid, _ = resolve_account(account)
+            self._say_if_unknown(account)
         self._make_logdir(uid, gid)
         self._write_run(account)
         try:

@@ -29,6 +29,7 @@ import stat
 
 from s6py.engine.spawn import SpawnError, spawn
 from s6py.init.perms import SERVICE_EXECUTABLES
+from s6py.init.stage1 import write_file
 from s6py.init.steps import Steps, exit_code
 
 __all__ = ["Stage2", "copy_service"]
@@ -56,29 +57,41 @@ def copy_service(src, dst):
 
 
 def _copy_tree(src, dst):
-    os.mkdir(dst, 0o755)
-    for name in os.listdir(src):
-        s = os.path.join(src, name)
-        d = os.path.join(dst, name)
-        st = os.lstat(s)
-        if stat.S_ISLNK(st.st_mode):
-            os.symlink(os.readlink(s), d)
-        elif stat.S_ISDIR(st.st_mode):
-            if name == "supervise" or name == "event":
-                continue  # state of an old supervisor, never copied
-            _copy_tree(s, d)
-        elif stat.S_ISREG(st.st_mode):
-            mode = stat.S_IMODE(st.st_mode)
-            with open(s, "rb") as fi:
-                data = fi.read()
-            fd = os.open(d, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
-            os.chmod(d, mode)
+    """Copy the tree SRC to DST, walking it with a stack rather than recursion: a
+    directory nested thousands of levels deep gives one OSError (ENAMETOOLONG, most
+    likely), never a RecursionError that would stop every other service."""
+    todo = [(src, dst)]
+    while todo:
+        source, target = todo.pop()
+        os.mkdir(target, 0o755)
+        for name in os.listdir(source):
+            s = os.path.join(source, name)
+            d = os.path.join(target, name)
+            st = os.lstat(s)
+            if stat.S_ISLNK(st.st_mode):
+                os.symlink(os.readlink(s), d)
+            elif stat.S_ISDIR(st.st_mode):
+                if name == "supervise" or name == "event":
+                    continue  # state of an old supervisor, never copied
+                todo.append((s, d))
+            elif stat.S_ISREG(st.st_mode):
+                _copy_file(s, d, stat.S_IMODE(st.st_mode))
+
+
+def _copy_file(src, dst, mode):
+    with open(src, "rb") as f:
+        data = f.read()
+    write_file(dst, data, mode)
+
+
+def _discard(path):
+    """Best effort: remove what a failed copy left (a dot name the scanner ignores anyway)."""
+    from s6py.execline.portable import remove_tree
+
+    try:
+        remove_tree(path)
+    except OSError:
+        pass
 
 
 class Stage2:
@@ -266,8 +279,12 @@ class Stage2:
             def report(message):
                 self.say.stage("fix-attrs.d", "%s: %s" % (name, message), level=1)
 
-            failures = fixattrs.apply_file(os.path.join(directory, name),
-                                           hidden=self.settings.fix_attrs_hidden, report=report)
+            try:
+                failures = fixattrs.apply_file(os.path.join(directory, name),
+                                               hidden=self.settings.fix_attrs_hidden, report=report)
+            except Exception as e:  # one file, however broken, never stops the boot
+                report("unable to apply it: %s: %s" % (type(e).__name__, e))
+                failures = 1
             state["failures"] += failures
             self.say.stage("fix-attrs.d", "%s: exited %d." % (name, 1 if failures else 0))
             self.loop.call_soon(lambda: self.init.guard("fix-attrs.d", one))
@@ -313,11 +330,16 @@ class Stage2:
                 self.say.stage("services.d", "%s: no run file, ignored" % name, level=1)
                 continue
             dst = os.path.join(self.paths.real_scandir, name)
+            # copied under a dot name (the scanner skips those), then renamed into place:
+            # a copy that fails half-way is never supervised
+            partial = os.path.join(self.paths.real_scandir, ".%s.copying" % name)
             try:
-                copy_service(src, dst)
+                copy_service(src, partial)
+                os.rename(partial, dst)
             except OSError as e:
                 self.say.stage("services.d", "%s: unable to copy it to %s: %s"
                                % (name, dst, e.strerror or e), level=0)
+                _discard(partial)
                 continue
             self.started.append(name)
         if self.settings.cmd_wait_for_services and self.init.cmd_argv:
