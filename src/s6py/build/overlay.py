@@ -67,8 +67,16 @@ done
 echo "${0##*/}: fatal: python3 not found (looked on PATH, /usr/bin, /usr/local/bin); s6py needs Python >= 3.9" >&2
 exit 127
 '''
-import os
 import sys
+
+if sys.argv[1:2] == ["init"]:
+    # /init: block the signals PID 1 handles before anything else, so that one sent now
+    # stays pending instead of being dropped by the kernel (s6py.init.main does it again)
+    import _signal
+    _signal.pthread_sigmask(_signal.SIG_BLOCK, [getattr(_signal, n) for n in (
+        "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGPWR", "SIGWINCH")
+        if hasattr(_signal, n)])
+import os
 
 if sys.version_info < (3, 9):
     sys.stderr.write("%s: fatal: s6py needs Python >= 3.9, this is %s\n"
