@@ -13,7 +13,6 @@ set of GOOD things that must all still run:
 
 import os
 import re
-import subprocess
 
 GOOD_INIT = "50-good-init"
 GOOD_SVC = "good-svc"
@@ -89,24 +88,3 @@ class Tally:
 def boot(box, cmd=None, env=None, timeout=25):
     """Run /init CMD (default GOOD_CMD); Result, or an AssertionError on a hang."""
     return box.run(GOOD_CMD if cmd is None else cmd, env=env, timeout=timeout)
-
-
-def ps_in_namespace_of(pid):
-    """Host pids sharing PID's pid namespace (empty once it is gone)."""
-    try:
-        ns = os.readlink("/proc/%d/ns/pid" % pid)
-    except OSError:
-        return []
-    out = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                if os.readlink("/proc/%s/ns/pid" % name) == ns:
-                    out.append(int(name))
-            except OSError:
-                pass
-    return out
-
-
-def run_quiet(argv):
-    return subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
