@@ -341,3 +341,19 @@ def test_a_typo_in_s6_catchall_user_is_said(box):
     assert r.code == 0, r
     assert ("init: warning: S6_CATCHALL_USER=nobdoy: unknown user: nobdoy: the catch-all logger"
             " runs as 65534:65534") in r.err, r.err
+
+
+def test_500_services_under_nofile_1024(box):
+    """podman's default nofile=1024:1024: each service costs PID 1 two fds (its lock and
+    its control FIFO, held read-write), so 500 come up and the CMD still starts."""
+    for i in range(500):
+        box.service("s%03d" % i, "exec sleep 100\n")
+    wrapper = box.file("data/limited-init", '#!/bin/sh\nexec prlimit --nofile=1024:1024 "%s" "$@"\n'
+                       % box.init, 0o755)
+    box.init = wrapper
+    r = box.run(["sh", "-c", 'ls "$S6PY_ROOT/run/service" | wc -l'], timeout=60,
+                env={"S6_CMD_WAIT_FOR_SERVICES": "1", "S6_CMD_WAIT_FOR_SERVICES_MAXTIME": "30000",
+                     "S6_BEHAVIOUR_IF_STAGE2_FAILS": "2", "S6_SERVICES_GRACETIME": "20000"})
+    assert r.code == 0, r.err[-2000:]
+    assert r.out.split() == ["500"], r
+    assert "Too many open files" not in r.err, r.err[-2000:]

@@ -131,9 +131,13 @@ class ServiceFiles:
     """Reads the optional configuration files of a service directory, s6's way:
     a missing file means the default, garbage gives one warning and the default."""
 
-    def __init__(self, path, name):
-        self.path = path
+    def __init__(self, where, name):
+        self._where = where      # -> the service directory's current path
         self.name = name
+
+    @property
+    def path(self):
+        return self._where()
 
     def read_line(self, filename, limit=64):
         """First line of FILENAME, or None if absent; warns on other errors."""
@@ -201,9 +205,7 @@ class Service:
         self.stdin = stdin
         self.stdout = stdout
         self.on_exit = on_exit
-        self.root = self.path          # where files are reached; see _open_dir()
-        self._dir_fd = None
-        self.files = ServiceFiles(self.path, name)
+        self.files = ServiceFiles(lambda: self.root, name)
         self.status = svstatus.Status()
         self.state = State.DOWN
         self.dying = False
@@ -226,17 +228,11 @@ class Service:
         Raises OSError (or BlockingIOError when another supervisor holds the lock);
         the caller reports it.
         """
-        self._open_dir()
-        try:
-            self._control_init()
-        except OSError:
-            self._close_dir()
-            raise
+        self._control_init()
         try:
             fifodir.make(self._p("event"))
         except OSError:
             self._release()
-            self._close_dir()
             raise
         try:
             fd = os.open(self._p(deathtally.FILENAME), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
@@ -262,30 +258,34 @@ class Service:
     def _p(self, *parts):
         return os.path.join(self.root, *parts)
 
-    def _open_dir(self):
-        """Hold the service directory open and reach it through /proc/self/fd/N.
+    @property
+    def root(self):
+        """The service directory where it is *now*.
 
         s6-supervise chdir()s into its directory, so a service whose directory is renamed
         (moved out of the scan directory, then pruned) keeps updating status and events
-        in the moved directory.  One process cannot chdir into every service; a held
-        directory fd gives the same "follow the directory, not the name" behaviour.
-        Without /proc we fall back to the path.
-        """
-        self._dir_fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        root = "/proc/self/fd/%d" % self._dir_fd
-        self.root = root if os.path.isdir(root) else self.path
-        self.files.path = self.root
-
-    def _close_dir(self):
-        if self._dir_fd is not None:
-            _close(self._dir_fd)
-            self._dir_fd = None
-        self.root = self.files.path = self.path
+        in the moved directory.  One process cannot chdir into every service, and holding
+        a directory fd per service would cost a third fd each (PID 1 must supervise
+        hundreds under nofile=1024): the lock fd we hold anyway names the directory, its
+        /proc/self/fd link follows renames.  Before the lock is taken, or without /proc,
+        it is the path we were given."""
+        if self._control is None:
+            return self.path
+        try:
+            lock = os.readlink("/proc/self/fd/%d" % self._control.lock_fd)
+        except OSError:
+            return self.path
+        if lock.endswith(" (deleted)") or not lock.startswith("/"):
+            return self.path
+        return os.path.dirname(os.path.dirname(lock))
 
     def removed(self):
-        """True once the service directory has been deleted (not merely renamed)."""
+        """True once the service directory has been deleted (not merely renamed): its
+        lock file, which we hold open, has no name left."""
         try:
-            return os.stat(self.root).st_nlink == 0
+            if self._control is not None:
+                return os.fstat(self._control.lock_fd).st_nlink == 0
+            return not os.path.isdir(self.path)
         except OSError:
             return True
 
@@ -321,7 +321,6 @@ class Service:
             self._child_pid = 0
         self.notify(b"x")
         self._release()
-        self._close_dir()
         if self.on_exit is not None:
             self.on_exit(self)
 

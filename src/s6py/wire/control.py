@@ -1,8 +1,9 @@
 """Control FIFOs: `supervise/control` and `.s6-svscan/control`.
 
-A client writes command letters; the supervisor holds the FIFO open for reading (plus a
-write end of its own, so it never sees EOF).  Opening with O_NONBLOCK for writing fails
-with ENXIO when no supervisor reads: that is s6's "supervisor not listening".
+A client writes command letters; the supervisor holds the FIFO open read-write (one fd:
+it is a reader, and a writer of its own, so it never sees EOF; Linux allows O_RDWR on a
+FIFO and the open never blocks).  Opening with O_NONBLOCK for writing fails with ENXIO
+when no supervisor reads: that is s6's "supervisor not listening".
 """
 
 import errno
@@ -54,10 +55,9 @@ def make_fifo(path, mode=0o600):
 
 
 def open_for_reading(path):
-    """Open a control FIFO the supervisor's way: non-blocking read end plus a write end."""
-    read_fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    write_fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    return read_fd, write_fd
+    """Open a control FIFO the supervisor's way: one non-blocking read-write fd (two fds
+    per service for lock and FIFO, so one process supervises hundreds under nofile=1024)."""
+    return os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
 
 
 def is_locked(lock_path):
@@ -170,7 +170,7 @@ class Endpoint:
         self.lock_fd = take_lock(lock_path, lock_mode)
         try:
             make_fifo(fifo_path, 0o600)
-            self.read_fd, self._write_fd = open_for_reading(fifo_path)
+            self.read_fd = open_for_reading(fifo_path)
         except OSError:
             os.close(self.lock_fd)
             raise
@@ -183,7 +183,7 @@ class Endpoint:
             return b""
 
     def close(self):
-        for fd in (self.read_fd, self._write_fd, self.lock_fd):
+        for fd in (self.read_fd, self.lock_fd):
             try:
                 os.close(fd)
             except OSError:
