@@ -440,3 +440,42 @@ def test_symlink_layouts(box):
     judge(box, r, cases)
     assert os.path.exists(box.path("data/linked-init")), r
     assert os.path.exists(box.path("data/linked-svc")), r  # a link to a service directory is a service
+
+
+# ---- cases the matrix found wrong, fixed since: each asserted exactly
+
+def test_a_comment_with_a_form_feed_and_a_vertical_tab_is_one_line(box):
+    """fix-attrs lines end at "\\n" only: str.splitlines() also cut at \\f and \\v, so a
+    comment gave two bogus errors and renumbered the lines after it."""
+    box.file("etc/fix-attrs.d/01", "# a comment with a form feed \x0c and a vertical tab \x0b in it\n"
+             "%s false root 0999 0755\n" % box.path("data"))
+    r = box.run(["true"])
+    assert r.code == 0, r
+    lines = [line for line in r.err.splitlines() if "01:" in line and "line" in line]
+    assert len(lines) == 1 and "line 2" in lines[0] and "0999" in lines[0], r.err
+
+
+def test_a_services_d_entry_linking_to_a_file_is_one_line(box):
+    box.file("data/somefile", "x\n")
+    os.symlink(box.path("data/somefile"), box.path("etc/services.d/linkfile"))
+    r = box.run(["true"])
+    assert r.code == 0, r
+    assert [line for line in r.err.splitlines() if "linkfile" in line] == [
+        "[services.d] linkfile: not a directory, ignored"], r.err
+
+
+def test_a_dangling_cont_init_link_says_so(box):
+    os.symlink("/nonexistent/script", box.path("etc/cont-init.d/00-dangling"))
+    r = box.run(["true"])
+    assert r.code == 0, r
+    lines = [line for line in r.err.splitlines() if "00-dangling: unable" in line]
+    assert len(lines) == 1 and "a symlink to nothing" in lines[0], r.err
+    assert "bad interpreter" not in r.err
+
+
+def test_a_service_named_with_255_bytes_is_supervised(box):
+    name = "n" * 255
+    box.service(name, 'touch "$S6PY_ROOT/data/long-ran"; exec sleep 100\n')
+    r = box.run(["sh", "-c", 'while ! test -e "$S6PY_ROOT/data/long-ran"; do sleep 0.01; done'])
+    assert r.code == 0, r
+    assert "File name too long" not in r.err, r.err

@@ -48,6 +48,8 @@ def describe_exec_error(path, err, cwd=None):
     """One human line for a failed exec of PATH (relative to CWD), naming the usual causes."""
     where = os.path.join(cwd, path) if cwd else path
     if err == _errno.ENOENT:
+        if os.path.lexists(where) and not os.path.exists(where):
+            return "unable to exec %s: No such file or directory (a symlink to nothing)" % path
         if os.path.lexists(where):
             return "unable to exec %s: bad interpreter (its #! line names a missing program)" % path
         return "unable to exec %s: No such file or directory" % path

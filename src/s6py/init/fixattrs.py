@@ -415,7 +415,10 @@ def apply_file(path, hidden=False, report=None):
         report("unable to read %s: %s" % (path, e.strerror or e))
         return 1
     text = data.decode("utf-8", "surrogateescape")
-    return apply_lines(text.splitlines(), path, hidden, report)
+    # lines end at "\n" only (a CRLF file keeps working): str.splitlines() would also cut
+    # at a form feed, a vertical tab or U+2028 inside a comment, and renumber the rest
+    return apply_lines([line[:-1] if line.endswith("\r") else line for line in text.split("\n")],
+                       path, hidden, report)
 
 
 def apply_directory(directory, hidden=False, report=None, info=None):

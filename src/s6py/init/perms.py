@@ -70,8 +70,8 @@ def _fix_one(path, mode, as_root):
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as e:
-        if e.errno in (errno.ENOENT, errno.ELOOP, errno.ENXIO):
-            return None  # gone, a symlink, or a socket: nothing of the image's to change
+        if e.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENXIO):
+            return None  # gone (or under a non-directory), a symlink, a socket: nothing to change
         return e
     try:
         st = os.fstat(fd)

@@ -332,7 +332,7 @@ class Stage2:
             dst = os.path.join(self.paths.real_scandir, name)
             # copied under a dot name (the scanner skips those), then renamed into place:
             # a copy that fails half-way is never supervised
-            partial = os.path.join(self.paths.real_scandir, ".%s.copying" % name)
+            partial = os.path.join(self.paths.real_scandir, ".copying")  # (NAME may be 255 bytes)
             try:
                 copy_service(src, partial)
                 os.rename(partial, dst)
