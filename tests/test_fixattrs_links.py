@@ -28,23 +28,13 @@ import pytest
 from s6py.accounts import fixattrs_owner
 from s6py.init import fixattrs
 from test_init_support import box_fixture
+from test_fixattrs import apply, owner_mode
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
 
 box = box_fixture()
 
 OWNER = (1000, 1000)
-
-
-def owner_mode(path):
-    st = os.lstat(path)
-    return st.st_uid, st.st_gid, st.st_mode & 0o7777
-
-
-def apply(text, hidden=False):
-    messages = []
-    failures = fixattrs.apply_lines(text.splitlines(), "test", hidden, messages.append)
-    return failures, messages
 
 
 def make_decoy(path):
