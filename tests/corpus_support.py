@@ -55,7 +55,7 @@ def fixtures():
 
 
 def load(name):
-    with open(os.path.join(CORPUS, name, "fixture.json")) as f:
+    with open(os.path.join(CORPUS, name, "fixture.json"), encoding="utf-8") as f:
         spec = json.load(f)
     for key, default in (("layers", []), ("build", []), ("env", {}), ("cmd", []), ("opts", []),
                          ("services", []), ("probe", []), ("expect_stdout_in_logs", [])):

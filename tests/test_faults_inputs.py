@@ -194,7 +194,7 @@ def _knob_lines(err, name):
 def test_docs_table_is_covered():
     """The two lists above are exactly the docs' table of knobs."""
     here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "..", "docs", "init.md")) as f:
+    with open(os.path.join(here, "..", "docs", "init.md"), encoding="utf-8") as f:
         text = f.read()
     table = text.split("## The `S6_*` knobs", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `(S6_[A-Z0-9_]+)` \|", table, re.M))
