@@ -235,3 +235,11 @@ def test_services_and_scripts_start_with_no_signal_ignored(box):
     assert r.code == 0, r
     for name in ("svc", "init"):
         assert read(box.path("data/" + name)).split() == ["SigIgn:", "0000000000000000"], name
+
+
+def test_a_service_file_named_like_a_siblings_temporary_is_copied_whole(box):
+    box.service("svc", 'cat ./run.tmp > "$S6PY_ROOT/data/copied"; exec sleep 100\n',
+                files={"run.tmp": "sibling\n", "x" * 255: "long name\n"})
+    r = box.run(["sh", "-c", 'while ! test -s "$S6PY_ROOT/data/copied"; do sleep 0.01; done'])
+    assert r.code == 0, r
+    assert read(box.path("data/copied")) == "sibling\n"

@@ -218,9 +218,8 @@ def try_exec(argv, argv0=None):
         return 2
     for p in _candidates(argv[0]):
         try:
-            if is_launcher(p):  # our command, but no execline one: PWD must survive its sh
-                os.execve(p, args, carry_pwd(os.environb, p))
-            os.execv(p, args)
+            # (carry_pwd: our command, but no execline one, whose sh part would reset PWD)
+            os.execve(p, args, carry_pwd(os.environb, p))
         except OSError as e:
             if e.errno != 2:
                 saved = e.errno

@@ -134,14 +134,19 @@ def _mkdir(path, mode=0o755):
     os.chmod(path, mode)
 
 
+def write_all(fd, data):
+    """Write every byte of DATA to FD (os.write may write less)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def write_file(path, data, mode=0o644):
     """Replace PATH by a file holding DATA with MODE, atomically (a temporary + rename)."""
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
     finally:
         os.close(fd)
     os.chmod(tmp, mode)

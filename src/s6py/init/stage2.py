@@ -29,7 +29,7 @@ import stat
 
 from s6py.engine.spawn import SpawnError, spawn
 from s6py.init.perms import SERVICE_EXECUTABLES
-from s6py.init.stage1 import write_file
+from s6py.init.stage1 import write_all
 from s6py.init.steps import Steps, exit_code
 
 __all__ = ["Stage2", "copy_service"]
@@ -79,9 +79,16 @@ def _copy_tree(src, dst):
 
 
 def _copy_file(src, dst, mode):
+    """DST is new in a new directory: written in place (no temporary name, which could be
+    a sibling's name, or too long for a 255-byte one)."""
     with open(src, "rb") as f:
         data = f.read()
-    write_file(dst, data, mode)
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        write_all(fd, data)
+    finally:
+        os.close(fd)
+    os.chmod(dst, mode)
 
 
 def _discard(path):
