@@ -326,7 +326,7 @@ class Stage2:
             return
         self.say.stage("services.d", "starting services")
         self.started = []
-        for name in sorted(os.listdir(directory)):
+        for index, name in enumerate(sorted(os.listdir(directory))):
             if name.startswith("."):
                 continue
             src = os.path.join(directory, name)
@@ -337,9 +337,11 @@ class Stage2:
                 self.say.stage("services.d", "%s: no run file, ignored" % name, level=1)
                 continue
             dst = os.path.join(self.paths.real_scandir, name)
-            # copied under a dot name (the scanner skips those), then renamed into place:
-            # a copy that fails half-way is never supervised
-            partial = os.path.join(self.paths.real_scandir, ".copying")  # (NAME may be 255 bytes)
+            # copied under a dot name (the scanner skips those), then renamed into place: a
+            # copy that fails half-way is never supervised.  A short name of its own: NAME
+            # may be 255 bytes, and a leftover that could not be removed must not stop the
+            # next copy.
+            partial = os.path.join(self.paths.real_scandir, ".copying-%d" % index)
             try:
                 copy_service(src, partial)
                 os.rename(partial, dst)
