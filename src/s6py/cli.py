@@ -188,7 +188,7 @@ def main(argv=None):
                              " after a command, or link it to /command/NAME\n"
                              % (invoked_as, _described(chain)))
             return 100
-        return resolve(name)([name] + argv[1:])
+        return run(resolve(name), [name] + argv[1:])
     if len(argv) < 2 or argv[1] in ("-h", "--help"):
         sys.stderr.write(USAGE + " ".join(sorted(COMMANDS)) + "\n")
         return 100
@@ -196,7 +196,17 @@ def main(argv=None):
     if command is None:
         sys.stderr.write("s6py: fatal: unknown command: %s\n" % argv[1])
         return 100
-    return command(argv[1:])
+    return run(command, argv[1:])
+
+
+def run(command, argv):
+    """COMMAND(ARGV)'s exit code; a `diag.Exit` raised inside it gives its code."""
+    from s6py.diag import Exit
+
+    try:
+        return command(argv)
+    except Exit as e:
+        return e.code
 
 
 def _described(chain):

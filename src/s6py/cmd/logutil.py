@@ -229,7 +229,6 @@ def newfifo(argv):
 
 def _fail(step, *parts):
     """A failing step of the original chain: its own message; the script's `if` exits 1."""
-    from s6py.diag import _say
+    from s6py.diag import fatal
 
-    _say(step, "fatal", parts)
-    raise SystemExit(1)
+    fatal(step, 1, *parts)

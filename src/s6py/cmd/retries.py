@@ -8,7 +8,7 @@ import os
 import time
 
 from s6py.cmd._exec import subgetopt
-from s6py.diag import fatal, strerror, usage
+from s6py.diag import Exit, fatal, strerror, usage
 
 PROG = "with-retries"
 USAGE = "with-retries [ -n tries ] [ -t timeout ] prog..."
@@ -28,8 +28,8 @@ def _run_once(args, timeout_ms):
             from s6py.cmd._exec import pathexec
 
             pathexec(PROG, args)
-        except SystemExit as e:
-            os._exit(e.code if isinstance(e.code, int) else 111)
+        except Exit as e:
+            os._exit(e.code)
         os._exit(111)
     if timeout_ms == 0:
         return os.waitpid(pid, 0)[1]

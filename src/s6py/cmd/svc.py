@@ -13,7 +13,7 @@ as is.
 import os
 
 from s6py.client.options import parse, uint
-from s6py.diag import fatal, usage, warn
+from s6py.diag import Exit, fatal, usage, warn
 
 PROG = "s6-svc"
 USAGE = ("s6-svc [ -wu | -wU | -wd | -wD | -wr | -wR ] [ -T timeout ] "
@@ -75,7 +75,7 @@ def main(argv):
         # the real s6-svc runs as a child here: its failure is reported, not fatal
         try:
             send_letters(PROG, service, "supervise", letters)
-        except SystemExit:
+        except Exit:
             pass
 
     def failed(_count):

@@ -11,6 +11,7 @@ script of ten execline commands costs one interpreter start.  Children (the bloc
 import os
 import sys
 
+from s6py.diag import Exit  # leaves the current chain with an exit code
 from s6py import carry_pwd, is_launcher, lc_ctype_coerced, restore_python_ignored_signals, scan_options
 
 # command name -> "module:function" (module relative to s6py.execline)
@@ -90,12 +91,6 @@ PROG = "execlineb"
 BLOCK_COUNT = [0]
 
 
-class Exit(Exception):
-    """Leave the current chain with an exit code (messages are already written)."""
-
-    def __init__(self, code):
-        Exception.__init__(self, code)
-        self.code = code
 
 
 def write(fd, s):
