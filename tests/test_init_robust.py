@@ -357,3 +357,37 @@ def test_500_services_under_nofile_1024(box):
     assert r.code == 0, r.err[-2000:]
     assert r.out.split() == ["500"], r
     assert "Too many open files" not in r.err, r.err[-2000:]
+
+
+def test_more_services_than_fds_one_line_cmd_and_cont_finish_still_run(box):
+    """700 services need 1,400 fds under nofile=1024: the ones past the limit are queued
+    (one line names the shortage), the CMD and cont-finish.d still start (the fd reserve),
+    and pruning 300 services frees the fds that the queued ones then get."""
+    for i in range(700):
+        box.service("s%03d" % i, "exec sleep 100\n")
+    box.file("etc/cont-finish.d/bye", "#!/bin/sh\necho finish-ran\n", 0o755)
+    wrapper = box.file("data/limited-init", '#!/bin/sh\nexec prlimit --nofile=1024:1024 "%s" "$@"\n'
+                       % box.init, 0o755)
+    box.init = wrapper
+    script = r'''
+scan="$S6PY_ROOT/run/service"
+count() { n=0; for s in "$scan"/*/supervise/lock; do [ -e "$s" ] && n=$((n+1)); done; echo $n; }
+i=0; while [ "$(count)" -lt 400 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+echo "first $(count)"
+mkdir "$S6PY_ROOT/data/gone"
+for s in "$scan"/s[0-2]*; do mv "$s" "$S6PY_ROOT/data/gone/"; done
+s6-svscanctl -an "$scan"
+i=0; while [ "$(count)" -lt 400 ] || [ "$(ls "$scan" | wc -l)" -ne 400 ]; do
+  sleep 0.05; i=$((i+1)); [ $i -gt 400 ] && break; done
+n=0; for s in "$scan"/*/supervise/status; do [ -e "$s" ] && n=$((n+1)); done
+echo "then $n"
+exit 7
+'''
+    r = box.run(["sh", "-c", script], timeout=120, env={"S6_SERVICES_GRACETIME": "20000"})
+    assert r.code == 7, r.err[-3000:]
+    first, then = r.out.split("\n")[:2]
+    assert 400 <= int(first.split()[1]) < 700, r.out
+    assert then == "then 400", (r.out, r.err[-3000:])
+    assert r.err.count("Too many open files") == 1, r.err[-3000:]
+    assert "limit 1024" in r.err
+    assert "finish-ran" in r.out + r.err

@@ -198,8 +198,12 @@ class Service:
     on_exit   callback(service) once the supervision has ended (after the `x` event)
     """
 
-    def __init__(self, loop, path, name, stdin=None, stdout=None, on_exit=None):
+    def __init__(self, loop, path, name, stdin=None, stdout=None, on_exit=None, want_up=None,
+                 reporter=None):
         self.loop = loop
+        self.initial_want_up = want_up  # None: up unless ./down exists; True/False: as told
+        self.reporter = reporter
+        self.deaths = 0                # times ./run died under this supervision
         self.path = os.path.abspath(path)
         self.name = name
         self.stdin = stdin
@@ -239,7 +243,7 @@ class Service:
             os.close(fd)
         except OSError as e:
             warn("s6-svscan: warning: %s: unable to truncate %s: %s" % (self.name, deathtally.FILENAME, e.strerror))
-        self.status.wantup = not self.files.exists("down")
+        self.status.wantup = (not self.files.exists("down")) if self.initial_want_up is None else self.initial_want_up
         self.status.stamp = tai64n.now()
         self.status.readystamp = self.status.stamp
         self.running = True
@@ -668,6 +672,7 @@ class Service:
         self.status.paused = False
         self.status.ready = False
         self.dying = False
+        self.deaths += 1
         self.status.stamp = tai64n.now()
         self._close_notify()
         self._record_death()

@@ -59,11 +59,11 @@ class CatchAll:
     ends on EOF once every other writer is gone.
     """
 
-    def __init__(self, init):
-        self.init = init
-        self.paths = init.paths
-        self.settings = init.settings
-        self.say = init.say
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.paths = ctx.paths
+        self.settings = ctx.settings
+        self.say = ctx.say
         self.fifo = os.path.join(self.paths.run, "s6", "uncaught-logs-fifo")
         self.servicedir = os.path.join(self.paths.run, "s6", CATCHALL_NAME)
         self.logdir = None
@@ -78,13 +78,13 @@ class CatchAll:
         """The logger's account: S6_CATCHALL_USER if set, else nobody; None when not root."""
         if os.geteuid() != 0:
             return None
-        user = self.init.environ.get(b"S6_CATCHALL_USER")
+        user = self.ctx.environ.get(b"S6_CATCHALL_USER")
         return os.fsdecode(user).strip() if user and user.strip() else "nobody"
 
     def _say_if_unknown(self, account):
         """A typo in S6_CATCHALL_USER falls back to 65534:65534, as s6-envuidgid -D does:
         say so once rather than silently."""
-        if not (self.init.environ.get(b"S6_CATCHALL_USER") or b"").strip():
+        if not (self.ctx.environ.get(b"S6_CATCHALL_USER") or b"").strip():
             return
         from s6py import accounts
         from s6py.cmd.logutil import FALLBACK_IDS
@@ -168,7 +168,7 @@ class CatchAll:
             self.console_err = os.dup(2)
             for fd in (self.console_out, self.console_err):
                 os.set_inheritable(fd, False)
-            self.service = Service(self.init.loop, self.servicedir, CATCHALL_NAME,
+            self.service = Service(self.ctx.loop, self.servicedir, CATCHALL_NAME,
                                    stdin=self.read_fd, stdout=self.console_err,
                                    on_exit=self._logger_gone)
             self.service.start()

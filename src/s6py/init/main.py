@@ -31,66 +31,45 @@ JOB_CONTROL = ("SIGTTOU", "SIGTTIN", "SIGTSTP")
 NAMES = {getattr(signal, name): name for name in CAUGHT if hasattr(signal, name)}
 
 
-class Init:
-    """The state of PID 1: settings, paths, the loop, the scanner, the CMD, the stages."""
+class Pid1:
+    """PID 1's own duty once stage 1 has run: the signals, the stop request, the stages.
 
-    def __init__(self, argv, loop, settings, paths, say, environ, tree_env):
-        self.loop = loop
-        self.settings = settings
-        self.paths = paths
-        self.say = say
-        self.environ = environ        # the container environment (bytes dict)
-        self.tree_env = tree_env      # services' and scripts' environment (bytes dict)
-        self.cmd_argv = list(settings.cmd_arg0) + list(argv) if argv else []
-        self.workdir = None
+    The stages and the CMD are objects of their own (init.stage2, init.stage3,
+    init.command_process); this one only decides which runs when, and forwards.
+    """
+
+    def __init__(self, ctx, cmd_argv, exit_code):
+        self.ctx = ctx
+        self.say = ctx.say
+        self.settings = ctx.settings
+        self.cmd_argv = cmd_argv
+        self.exit_code = exit_code
         self.scanner = None
+        self.catchall = None          # S6_LOGGING >= 1: catchall.CatchAll
+        self.command = None           # command_process.CommandProcess once started
         self.stage2 = None
         self.stage3 = None
-        self.cmd_pid = None
-        self.tty = None
-        self.catchall = None          # S6_LOGGING >= 1: catchall.CatchAll
-        self.devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-        self.exit_code = None
-        self.stage2_exited_written = None  # what we last wrote to S6_STAGE2_EXITED
-
-    # -------------------------------------------------------------- guard
-
-    def guard(self, what, function, *args):
-        """Run FUNCTION(*ARGS); if it raises, one line and carry on.  True if it returned."""
-        try:
-            function(*args)
-            return True
-        except Exception as e:  # PID 1 must not die of a bug
-            self.say.line(0, "init: error: %s: internal error: %s: %s (carrying on)"
-                          % (what, type(e).__name__, e))
-            if self.settings.verbosity >= 3:
-                import traceback
-                self.say.write(traceback.format_exc())
-            return False
+        self.code = 0                 # what main() exits with, once the loop has stopped
 
     # ------------------------------------------------------------ signals
 
     def install_signals(self):
         """Listen to the signals the loop catches since its construction (one that came
         in before is delivered now).  Ignore the job-control ones: PID 1 calls tcsetpgrp
-        from the background (SIGTTOU) and must never be stopped (cmd.py)."""
+        from the background (SIGTTOU) and must never be stopped (command_process.py)."""
         for signum in NAMES:
-            self.loop.on_signal(signum, self.on_signal)
+            self.ctx.loop.on_signal(signum, self.on_signal)
         for name in JOB_CONTROL:
             signal.signal(getattr(signal, name), signal.SIG_IGN)
 
     def on_signal(self, signum):
-        self.guard("signal %d" % signum, self._on_signal, signum)
+        self.ctx.guard("signal %d" % signum, self._on_signal, signum)
 
     def _on_signal(self, signum):
         name = NAMES.get(signum, "signal %d" % signum)
-        if (self.settings.cmd_receive_signals and self.cmd_pid is not None
-                and self.stage3 is None and name in FORWARDED):
-            self.say.debug("forwarding %s to the CMD (pid %d)" % (name, self.cmd_pid))
-            try:
-                os.kill(self.cmd_pid, signum)
-            except OSError:
-                pass
+        if (self.settings.cmd_receive_signals and self.command is not None
+                and self.stage3 is None and name in FORWARDED
+                and self.command.forward(signum, name)):
             return
         if name in STOP_SIGNALS:
             self.request_stop("received " + name)
@@ -107,7 +86,7 @@ class Init:
         if letter not in "tiqb":
             return False
         if not self.scanner.terminating:
-            self.guard("halt", self.request_stop, "asked to (s6-svscanctl -%s / halt)" % letter)
+            self.ctx.guard("halt", self.request_stop, "asked to (s6-svscanctl -%s / halt)" % letter)
         return True
 
     # -------------------------------------------------------------- stages
@@ -116,7 +95,8 @@ class Init:
         if self.stage3 is not None:
             return  # stopped during stage 1: no boot step may start
         from s6py.init.stage2 import Stage2
-        self.stage2 = Stage2(self)
+        self.stage2 = Stage2(self.ctx, self.scanner, self.exit_code, bool(self.cmd_argv),
+                             on_done=self.stage2_done, request_stop=self.request_stop)
         self.stage2.start()
 
     def stage2_done(self):
@@ -125,89 +105,14 @@ class Init:
         if not self.cmd_argv:
             self.say.debug("no CMD: running until halted")
             return
-        self.start_cmd()
-
-    def start_cmd(self):
-        from s6py.init import contenv
-        from s6py.init.cmd import CmdError, start_cmd, stdin_tty
-
-        if self.settings.keep_env:
-            env = dict(self.environ)
-        else:
-            try:
-                env = contenv.load_contenv(self.paths.container_environment, path=self.settings.path,
-                                           on_error=lambda name, e: self.say.warn(
-                                               "container environment: %s: %s"
-                                               % (os.fsdecode(name), e.strerror or e)))
-            except OSError as e:
-                self.say.warn("unable to read the container environment (%s): using the initial one"
-                              % (e.strerror or e))
-                env = dict(self.environ)
-        self.tty = stdin_tty()
-        stdout = None
-        if self.settings.cmd_use_terminal and self.tty is not None:
-            try:
-                stdout = os.open(os.ttyname(0), os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
-            except OSError:
-                stdout = None
-        stderr = stdout
-        owned = stdout
-        if stdout is None and self.catchall is not None and self.settings.logging == 1:
-            # S6_LOGGING=1: the CMD keeps the container's stdout and stderr (v1/v2)
-            stdout, stderr = self.catchall.console_out, self.catchall.console_err
-        name = self.cmd_argv[0]
-        try:
-            pid = start_cmd(self.cmd_argv, env, self.workdir, tty=self.tty, stdout=stdout,
-                            stderr=stderr)
-        except CmdError as e:
-            self.say.stage("cmd", e.describe(), level=0)
-            self.cmd_exited(name, e.code)
-            return
-        except OSError as e:
-            self.say.stage("cmd", "unable to start %s: %s" % (name, e.strerror), level=0)
-            self.cmd_exited(name, 126)
-            return
-        finally:
-            if owned is not None:
-                os.close(owned)
-        self.cmd_pid = pid
-        self.say.debug("the CMD runs: pid %d" % pid)
-        self.loop.watch_child(pid, lambda wstat: self.guard("cmd", self._cmd_died, name, wstat))
-
-    def _cmd_died(self, name, wstat):
-        from s6py.init.cmd import take_terminal
-        from s6py.init.steps import exit_code
-
-        self.cmd_pid = None
-        take_terminal(self.tty)
-        if self.stage3 is not None:
-            return  # stopped from outside: the exitcode file decides
-        self.cmd_exited(name, exit_code(wstat))
+        from s6py.init.command_process import CommandProcess
+        self.command = CommandProcess(self.ctx, self.cmd_argv, self.catchall, self.cmd_exited)
+        self.command.start()
 
     def cmd_exited(self, name, code):
         self.say.stage("cmd", "%s exited %d" % (name, code))
-        self.set_exit_code(code, stage2_exited=True)
+        self.exit_code.set(code, stage2_exited=True)
         self.request_stop("the CMD exited")
-
-    def set_exit_code(self, code, stage2_exited=False):
-        """Write CODE to the exitcode file (v3's place) and, with STAGE2_EXITED, to
-        env-stage3/S6_STAGE2_EXITED too, as v2 did for the CMD's code and for a stage 2
-        run with S6_BEHAVIOUR_IF_STAGE2_FAILS != 0: cont-finish.d scripts get it in
-        their environment, and `set -u` ones rely on it."""
-        from s6py.init import stage1
-        data = b"%d\n" % code
-        try:
-            stage1.write_file(self.paths.exitcode, data)
-        except OSError as e:
-            self.say.warn("unable to write %s: %s" % (self.paths.exitcode, e.strerror))
-            self.exit_code = code
-        if stage2_exited:
-            data = b"%d" % code  # as v2's `s6-echo -n`
-            try:
-                stage1.write_file(stage1.stage2_exited(self.paths), data)
-                self.stage2_exited_written = data
-            except OSError as e:
-                self.say.warn("unable to write %s: %s" % (stage1.stage2_exited(self.paths), e.strerror))
 
     def request_stop(self, why):
         if self.stage3 is not None:
@@ -216,62 +121,16 @@ class Init:
         self.say.debug("stopping: %s" % why)
         if self.stage2 is not None:
             self.stage2.cancel()
+        if self.command is not None:
+            self.command.orphaned = True  # stopped from outside: the exitcode file decides
         from s6py.init.stage3 import Stage3
-        self.stage3 = Stage3(self)
+        self.stage3 = Stage3(self.ctx, self.scanner, self.catchall, on_done=self.exit)
         self.stage3.start()
 
-    # ------------------------------------------------------------- children
-
-    def reap_now(self):
-        self.loop.reap()
-
-    def reap_all_blocking(self):
-        """Last step: wait for every child (SIGKILL was sent to all of them)."""
-        while True:
-            try:
-                os.waitpid(-1, 0)
-            except ChildProcessError:
-                return
-            except InterruptedError:
-                continue
-            except OSError:
-                return
-
-    # ---------------------------------------------------------------- exit
-
-    def final_exit_code(self):
-        """S6_STAGE2_EXITED if someone else wrote it (v1/v2 finish scripts), else the
-        exitcode file (v3's halt, our own writes), else what we could not write, else 0."""
-        from s6py.init import stage1
-        stage2 = self._read_code(stage1.stage2_exited(self.paths))
-        if stage2 is not None and stage2[1] != self.stage2_exited_written:
-            return stage2[0]
-        found = self._read_code(self.paths.exitcode)  # ours holds the same code as ours there
-        if found is not None:
-            return found[0]
-        if self.exit_code is not None:
-            return self.exit_code & 0xFF
-        return 0
-
-    def _read_code(self, path):
-        """(exit code, the file's bytes) from PATH, or None (missing or not a number)."""
-        try:
-            with open(path, "rb") as f:
-                data = f.read(64)
-        except OSError:
-            return None
-        text = data.split(b"\n", 1)[0].strip()
-        if text.isdigit():
-            return int(text) & 0xFF, data
-        if text:
-            self.say.warn("%s: %r is not an exit code, ignored" % (path, text.decode("ascii", "replace")))
-        return None
-
     def exit(self):
-        code = self.final_exit_code()
-        self.say.debug("exiting %d" % code)
-        self.loop.stop()
-        self.code = code
+        self.code = self.exit_code.final()
+        self.say.debug("exiting %d" % self.code)
+        self.ctx.loop.stop()
 
 
 def main(argv):
@@ -291,17 +150,21 @@ def main(argv):
 
 
 def _become_subreaper():
-    from s6py.engine.reaper import become_subreaper  # ctypes: only when not PID 1
+    from s6py.engine.reaper import become_subreaper  # prctl: only when not PID 1
     return become_subreaper()
 
 
 def _main(argv):
+    """PID 1 from top to bottom (main() has blocked the signals already)."""
     from s6py.engine.loop import Loop
     from s6py.engine.spawn import sanitize_inherited_fds
     from s6py.init import contenv, stage1
+    from s6py.init.context import Context
+    from s6py.init.exitcode import ExitCode
     from s6py.init.messages import Say
     from s6py.init.settings import Paths, Settings
 
+    # ---- read the settings; catch the signals (pending ones arrive now, none is lost)
     sanitize_inherited_fds()
     environ = contenv.original_environ()
     settings = Settings.from_environ(environ)
@@ -311,26 +174,47 @@ def _main(argv):
         say.warn(problem)
     loop = Loop(signals=list(NAMES), traceback=False, prog="init")
     environ[b"PATH"] = os.fsencode(settings.path)
-    root_prefix = environ.get(b"S6PY_ROOT")
-    tree_env = stage1.tree_environment(settings, environ, root_prefix)
-    init = Init(argv[1:], loop, settings, paths, say, environ, tree_env)
-    init.install_signals()
+    tree_env = stage1.tree_environment(settings, environ, environ.get(b"S6PY_ROOT"))
+    ctx = Context(loop, settings, paths, say, environ, tree_env)
+    cmd_argv = list(settings.cmd_arg0) + list(argv[1:]) if argv[1:] else []
+    pid1 = Pid1(ctx, cmd_argv, ExitCode(paths, say))
+    pid1.install_signals()
     if os.getpid() != 1 and not _become_subreaper():
         say.warn("not PID 1 and unable to become a subreaper: orphans will not be reaped")
-    try:
-        init.workdir = os.getcwd()
-    except OSError:
-        init.workdir = "/"
 
-    # ---- stage 1
+    # ---- stage 1: the run-time tree, the catch-all logger, the scan directory
+    failed = _stage1(ctx, pid1)
+    if failed is not None:
+        return failed
+
+    # ---- stage 2 (event-driven boot steps, then the CMD), stage 3 when asked; the loop
+    # stops once stage 3 has reaped everything
+    loop.call_soon(lambda: ctx.guard("stage 2", pid1.boot))
+    loop.run()
+
+    # ---- exit: everything is reaped; leave now (Python's own finalisation costs ms)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(pid1.code)
+
+
+def _stage1(ctx, pid1):
+    """Stage 1 (init.stage1): check /run (or fall back), build the tree, start the
+    catch-all logger, open the scan directory.  None, or the exit code of a failure."""
+    from s6py.init import stage1
+
+    settings, say, environ = ctx.settings, ctx.say, ctx.environ
     try:
-        stage1.check_run(paths)
+        stage1.check_run(ctx.paths)
     except stage1.RunError as e:
         if not e.unwritable or os.geteuid() == 0:
             say.fatal(str(e))
             return 100
         try:
-            paths = stage1.fallback_run(paths)
+            paths = stage1.fallback_run(ctx.paths)
         except stage1.RunError as fallback:
             say.fatal("%s; %s" % (e, fallback))
             return 100
@@ -338,8 +222,9 @@ def _main(argv):
                  " (S6PY_RUN; the /run/service and /var/run/s6 names do not exist)"
                  % (paths.at("/run"), os.geteuid(), paths.run))
         environ[b"S6PY_RUN"] = os.fsencode(paths.run)
-        tree_env[b"S6PY_RUN"] = os.fsencode(paths.run)
-        init.paths = paths
+        ctx.tree_env[b"S6PY_RUN"] = os.fsencode(paths.run)
+        ctx.paths = pid1.exit_code.paths = paths
+    paths = ctx.paths
     try:
         stage1.build_tree(settings, paths, environ, say)
     except OSError as e:
@@ -348,38 +233,29 @@ def _main(argv):
         return 111
     if settings.logging:
         from s6py.init.catchall import CatchAll
-        catchall = CatchAll(init)
+        catchall = CatchAll(ctx)
         try:
             catchall.setup()
-            init.catchall = catchall
+            pid1.catchall = catchall
         except (OSError, LookupError) as e:
             say.warn("S6_LOGGING=%d: unable to start the catch-all logger: %s%s:"
                      " everything goes to stdout/stderr (as S6_LOGGING=0)"
                      % (settings.logging, getattr(e, "strerror", None) or e,
                         (" (%s)" % e.filename) if getattr(e, "filename", None) else ""))
     os.environ.clear()
-    os.environb.update(tree_env)
+    os.environb.update(ctx.tree_env)
     try:
         os.chdir(paths.root)
     except OSError:
         pass
 
+    from s6py.diag import Reporter
     from s6py.engine.scanner import Scanner
-    init.scanner = Scanner(loop, paths.scandir, on_command=init.on_scanner_command)
+    pid1.scanner = Scanner(ctx.loop, paths.scandir, on_command=pid1.on_scanner_command,
+                           reporter=Reporter("s6-svscan", max(settings.verbosity, 1)))
     try:
-        init.scanner.open_control()
+        pid1.scanner.open_control()
     except Exception as e:
         say.fatal("unable to supervise %s: %s" % (paths.scandir, e))
         return 111
-
-    # ---- stage 2 (event-driven), stage 3 when asked
-    loop.call_soon(lambda: init.guard("stage 2", init.boot))
-    init.code = 0
-    loop.run()
-    # Everything is reaped; leave now (Python's own finalisation costs milliseconds).
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    os._exit(init.code)
+    return None

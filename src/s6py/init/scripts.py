@@ -41,18 +41,18 @@ class ScriptRunner:
     timeout_ms: per-script limit (0 = none).
     env: the scripts' environment (default: the supervision tree's)."""
 
-    def __init__(self, init, directory, bracket, timeout_ms=0, stop_on_failure=False, active=None,
+    def __init__(self, ctx, directory, bracket, timeout_ms=0, stop_on_failure=False, active=None,
                  env=None):
-        self.init = init
-        self.loop = init.loop
-        self.say = init.say
+        self.ctx = ctx
+        self.loop = ctx.loop
+        self.say = ctx.say
         self.directory = directory
         self.bracket = bracket
         self.timeout_ms = timeout_ms
         self.stop_on_failure = stop_on_failure
         self.active = active or (lambda: True)   # False: the stage was cancelled, start nothing more
-        self.env = init.tree_env if env is None else env
-        self.copies = os.path.join(init.paths.script_copies, bracket)
+        self.env = ctx.tree_env if env is None else env
+        self.copies = os.path.join(ctx.paths.script_copies, bracket)
         self.results = []
         self.pid = None
         self.current = None
@@ -74,8 +74,9 @@ class ScriptRunner:
         path = os.path.join(self.directory, name)
         self.say.stage(self.bracket, "%s: executing... " % name)
         try:
-            pid = spawn(runnable(path, self.copies), env=self.env, cwd=self.init.paths.root,
-                        stdin=self.init.devnull)
+            # the fd reserve: cont-finish.d starts even when the services took every fd
+            pid = self.ctx.reserve.spending(spawn, runnable(path, self.copies), env=self.env,
+                                            cwd=self.ctx.paths.root, stdin=self.ctx.devnull)
         except SpawnError as e:
             self.say.line(0, "[%s] %s: %s" % (self.bracket, name, e.describe()))
             # as a shell: 127 when the program (or its #! interpreter) is missing, else 126
@@ -87,7 +88,7 @@ class ScriptRunner:
             return
         self.pid = pid
         self.current = name
-        self.loop.watch_child(pid, lambda wstat, name=name: self.init.guard(
+        self.loop.watch_child(pid, lambda wstat, name=name: self.ctx.guard(
             self.bracket, self._died, name, wstat))
         if self.timeout_ms:
             self._timer = self.loop.call_later(self.timeout_ms / 1000.0, self._expired)
@@ -112,4 +113,4 @@ class ScriptRunner:
     def _finished(self, name, code):
         self.say.stage(self.bracket, "%s: exited %d." % (name, code))
         self.results.append((name, code))
-        self.loop.call_soon(lambda: self.init.guard(self.bracket, self._next))
+        self.loop.call_soon(lambda: self.ctx.guard(self.bracket, self._next))

@@ -102,18 +102,31 @@ def _discard(path):
 
 
 class Stage2:
-    def __init__(self, init):
-        self.init = init
-        self.loop = init.loop
-        self.say = init.say
-        self.settings = init.settings
-        self.paths = init.paths
+    """The boot steps, then ON_DONE() (PID 1 starts the CMD).
+
+    ctx            init.context.Context
+    scanner        the engine.scanner.Scanner of the scan directory
+    exit_code      init.exitcode.ExitCode (a failure's code is written there)
+    has_cmd        a CMD will run (S6_CMD_WAIT_FOR_SERVICES only waits for one)
+    request_stop(why)
+                   stop the container (S6_BEHAVIOUR_IF_STAGE2_FAILS=2)
+    """
+
+    def __init__(self, ctx, scanner, exit_code, has_cmd, on_done, request_stop):
+        self.ctx = ctx
+        self.loop = ctx.loop
+        self.say = ctx.say
+        self.settings = ctx.settings
+        self.paths = ctx.paths
+        self.scanner = scanner
+        self.exit_code = exit_code
+        self.has_cmd = has_cmd
+        self.on_done = on_done
+        self.request_stop = request_stop
         self.failure = 0            # first failure's exit code (0: none)
         self.started = []           # services.d names put under the scandir
         self.sequence = None
-        self.waiting = None         # services still awaited by the wait step
-        self._wait_timer = None
-        self._wait_done = None
+        self._wait = None           # the supervisor's pending when_all of the wait step
         self._hook_pid = None
         self._scan_pending = False  # services.d copied, not yet supervised
 
@@ -131,18 +144,15 @@ class Stage2:
             ("services.d", self.services),
             ("waiting for services", self.wait_for_services),
         ]
-        self.sequence = Steps(self.loop, steps, self.finished, self.init.guard)
+        self.sequence = Steps(self.loop, steps, self.finished, self.ctx.guard)
         self.sequence.start()
 
     def cancel(self):
         if self.sequence is not None:
             self.sequence.cancel()
-        if self._wait_timer is not None:
-            self._wait_timer.cancel()
-            self._wait_timer = None
-        self._wait_done = None
-        self._stop_listening()
-        self.waiting = None
+        if self._wait is not None:
+            self._wait.cancel()
+            self._wait = None
 
     # ------------------------------------------------------------- failures
 
@@ -155,8 +165,8 @@ class Stage2:
         if behaviour >= 2:
             self.say.line(0, "init: fatal: %s failed (exit code %d): stopping the container"
                           " (S6_BEHAVIOUR_IF_STAGE2_FAILS=2)" % (what, code))
-            self.init.set_exit_code(code, stage2_exited=True)
-            self.init.request_stop("stage 2 failed")
+            self.exit_code.set(code, stage2_exited=True)
+            self.request_stop("stage 2 failed")
             return True
         if behaviour == 1:
             self.say.warn("%s failed (exit code %d)" % (what, code))
@@ -204,7 +214,7 @@ class Stage2:
             done()
             return
         try:
-            pid = spawn(argv, env=self.init.tree_env, stdin=self.init.devnull, session=None,
+            pid = spawn(argv, env=self.ctx.tree_env, stdin=self.ctx.devnull, session=None,
                         cwd=self.paths.root)
         except (SpawnError, OSError) as e:
             text = e.describe() if isinstance(e, SpawnError) else e.strerror
@@ -294,7 +304,7 @@ class Stage2:
                 failures = 1
             state["failures"] += failures
             self.say.stage("fix-attrs.d", "%s: exited %d." % (name, 1 if failures else 0))
-            self.loop.call_soon(lambda: self.init.guard("fix-attrs.d", one))
+            self.loop.call_soon(lambda: self.ctx.guard("fix-attrs.d", one))
 
         one()
 
@@ -307,7 +317,7 @@ class Stage2:
 
         self.say.stage("cont-init.d", "executing container initialization scripts...")
         stop_first = self.settings.behaviour_if_stage2_fails >= 2
-        runner = ScriptRunner(self.init, directory, "cont-init.d", stop_on_failure=stop_first,
+        runner = ScriptRunner(self.ctx, directory, "cont-init.d", stop_on_failure=stop_first,
                               active=self.sequence.may_continue)
 
         def finished(results):
@@ -351,7 +361,7 @@ class Stage2:
                 _discard(partial)
                 continue
             self.started.append(name)
-        if self.settings.cmd_wait_for_services and self.init.cmd_argv:
+        if self.settings.cmd_wait_for_services and self.has_cmd:
             self._supervise()  # the wait step needs them running
         else:
             # as `s6-svscanctl -a` in v1 (asynchronous): the CMD does not wait for the
@@ -360,63 +370,32 @@ class Stage2:
         done()
 
     def wait_for_services(self, done):
-        if not (self.settings.cmd_wait_for_services and self.init.cmd_argv and self.started):
+        """S6_CMD_WAIT_FOR_SERVICES: every service of services.d that is supervised and
+        not ./down is awaited: up, and ready when it has a notification-fd."""
+        if not (self.settings.cmd_wait_for_services and self.has_cmd and self.started):
             self._services_done(done)
             return
-        services = self.init.scanner.services()
-        waiting = {}
+        supervisor = self.scanner.supervisor
+        awaited = []
         for name in self.started:
-            service = services.get(name)
-            if service is None or os.path.exists(os.path.join(self.paths.scandir, name, "down")):
+            member = supervisor.members.get(name)
+            if member is None or member.service is None or os.path.exists(
+                    os.path.join(self.paths.scandir, name, "down")):
                 continue
-            ready = os.path.exists(os.path.join(self.paths.scandir, name, "notification-fd"))
-            waiting[name] = (service, ready)
-        self.waiting = waiting
-        self._wait_done = done
-        for service, _ in waiting.values():
-            service.add_listener(self._service_event)
+            awaited.append(member)
         maxtime = self.settings.cmd_wait_for_services_maxtime
-        if maxtime:
-            self._wait_timer = self.loop.call_later(maxtime / 1000.0, self._wait_expired)
-        self._check_wait()
 
-    def _service_event(self, service, event):
-        """A waited-for service sent EVENT (its status is current): maybe the wait is over."""
-        self._check_wait()
-
-    def _stop_listening(self):
-        for service, _ in (self.waiting or {}).values():
-            service.remove_listener(self._service_event)
-
-    def _check_wait(self):
-        if self._wait_done is None or self.waiting is None:
-            return
-        for name in list(self.waiting):
-            service, ready = self.waiting[name]
-            st = service.status
-            if st.pid and not st.finishing and (st.ready or not ready):
-                service.remove_listener(self._service_event)
-                del self.waiting[name]
-        if not self.waiting:
-            if self._wait_timer is not None:
-                self._wait_timer.cancel()
-                self._wait_timer = None
-            done, self._wait_done = self._wait_done, None
+        def over(late):
+            self._wait = None
+            if late:
+                self.say.stage("services.d", "timed out after %d ms waiting for: %s"
+                               % (maxtime, " ".join(late)), level=1)
+                if self.failed(99, "waiting for services"):
+                    return
             self._services_done(done)
 
-    def _wait_expired(self):
-        self._wait_timer = None
-        if self._wait_done is None:
-            return
-        names = sorted(self.waiting)
-        self._stop_listening()
-        self.say.stage("services.d", "timed out after %d ms waiting for: %s"
-                       % (self.settings.cmd_wait_for_services_maxtime, " ".join(names)), level=1)
-        done, self._wait_done = self._wait_done, None
-        self.waiting = None
-        if self.failed(99, "waiting for services"):
-            return
-        self._services_done(done)
+        self._wait = supervisor.when_all(awaited, "ready", maxtime / 1000.0 if maxtime else None,
+                                         over)
 
     def _services_done(self, done):
         if os.path.isdir(self.user_dir("services.d")):
@@ -428,14 +407,14 @@ class Stage2:
     def finished(self):
         if self.settings.behaviour_if_stage2_fails:
             # v2: with a non-zero behaviour the boot's result goes to S6_STAGE2_EXITED
-            self.init.set_exit_code(self.failure, stage2_exited=True)
+            self.exit_code.set(self.failure, stage2_exited=True)
         if self.failure and self.settings.behaviour_if_stage2_fails == 1:
             self.say.line(1, BANNER.rstrip("\n"))
-        self.init.stage2_done()
-        if self._scan_pending and self.init.stage3 is None:
+        self.on_done()
+        if self._scan_pending and not self.sequence.cancelled:
             self._scan_pending = False
-            self.init.guard("services.d", self._supervise)
+            self.ctx.guard("services.d", self._supervise)
 
     def _supervise(self):
         self.say.debug("supervising the services in %s" % self.paths.scandir)
-        self.init.scanner.scan()
+        self.scanner.scan()

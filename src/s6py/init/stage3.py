@@ -86,12 +86,35 @@ def nothing_left():
     return False
 
 
+def reap_all_blocking():
+    """Last step: wait for every child (SIGKILL was sent to all of them)."""
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+        except OSError:
+            return
+
+
 class Stage3:
-    def __init__(self, init):
-        self.init = init
-        self.loop = init.loop
-        self.say = init.say
-        self.settings = init.settings
+    """Bring everything down, then ON_DONE() (PID 1 exits).
+
+    ctx        init.context.Context
+    scanner    the engine.scanner.Scanner (None if stage 1 never opened it)
+    catchall   the catch-all logger (S6_LOGGING), or None
+    """
+
+    def __init__(self, ctx, scanner, catchall, on_done):
+        self.ctx = ctx
+        self.loop = ctx.loop
+        self.say = ctx.say
+        self.settings = ctx.settings
+        self.scanner = scanner
+        self.catchall = catchall
+        self.on_done = on_done
         self.sequence = None
         self._timer = None
         self._waiting = None        # (predicate, done) of the current bounded wait
@@ -105,7 +128,7 @@ class Stage3:
             ("KILL", self.kill_everyone),
         ]
         self.loop.on_signal(signal.SIGCHLD, lambda signum: self._check())
-        self.sequence = Steps(self.loop, steps, self.init.exit, self.init.guard)
+        self.sequence = Steps(self.loop, steps, self.on_done, self.ctx.guard)
         self.sequence.start()
 
     # ------------------------------------------------------- bounded waits
@@ -141,7 +164,7 @@ class Stage3:
     # ---------------------------------------------------------------- steps
 
     def services(self, done):
-        scanner = self.init.scanner
+        scanner = self.scanner
         if scanner is None or not scanner.entries:
             if scanner is not None:
                 scanner.terminate()
@@ -149,12 +172,9 @@ class Stage3:
             return
         self.say.stage("s6-finish", "waiting for services.")
         state = {"finished": False}
-        previous = scanner.on_finished
 
         def finished():
             state["finished"] = True
-            if previous is not None:
-                previous()
             self._check()
 
         scanner.on_finished = finished
@@ -162,14 +182,14 @@ class Stage3:
         self._wait(lambda: state["finished"], self.settings.services_gracetime, done)
 
     def cont_finish(self, done):
-        directory = self.init.paths.user_dir("cont-finish.d", self.settings.runtime_profile)
+        directory = self.ctx.paths.user_dir("cont-finish.d", self.settings.runtime_profile)
         if not os.path.isdir(directory):
             done()
             return
         from s6py.init.scripts import ScriptRunner  # only when there is a cont-finish.d
 
         self.say.stage("cont-finish.d", "executing container finish scripts...")
-        runner = ScriptRunner(self.init, directory, "cont-finish.d",
+        runner = ScriptRunner(self.ctx, directory, "cont-finish.d",
                               timeout_ms=self.settings.kill_finish_maxtime, env=self.finish_env())
 
         def finished(results):
@@ -183,8 +203,8 @@ class Stage3:
         (S6_STAGE2_EXITED...), read once, as v2's stage 3 did with `s6-envdir -I`."""
         from s6py.init import contenv, stage1
 
-        env = dict(self.init.tree_env)
-        directory = os.path.dirname(stage1.stage2_exited(self.init.paths))
+        env = dict(self.ctx.tree_env)
+        directory = os.path.dirname(stage1.stage2_exited(self.ctx.paths))
         try:
             contenv.apply(env, contenv.read_envdir(directory))
         except OSError as e:
@@ -198,22 +218,22 @@ class Stage3:
         done()
 
     def term_everyone(self, done):
-        self.init.reap_now()
+        self.loop.reap()
         if nothing_left():
             done()
             return
         self.say.stage("s6-finish", "sending all processes the TERM signal.")
-        if self.init.catchall is not None:
+        if self.catchall is not None:
             # PID 1 lets go of the catch-all pipe: the logger (which ignores this TERM)
             # logs the last words of everyone, then ends on EOF
-            self.init.catchall.release()
+            self.catchall.release()
         signal_everyone((signal.SIGTERM, signal.SIGCONT))
         self._wait(nothing_left, self.settings.kill_gracetime, done)
 
     def kill_everyone(self, done):
-        self.init.reap_now()
+        self.loop.reap()
         if not nothing_left():
             self.say.stage("s6-finish", "sending all processes the KILL signal and exiting.")
             signal_everyone((signal.SIGKILL,))
-            self.init.reap_all_blocking()
+            reap_all_blocking()
         done()

@@ -17,7 +17,7 @@ import os
 from s6py.engine.spawn import SpawnError, spawn
 from s6py import find_executable
 
-__all__ = ["CmdError", "start_cmd", "resolve", "stdin_tty", "take_terminal"]
+__all__ = ["CommandProcess", "CmdError", "start_cmd", "resolve", "stdin_tty", "take_terminal"]
 
 
 class CmdError(Exception):
@@ -80,7 +80,7 @@ def start_cmd(argv, env, cwd, tty=None, stdout=None, stderr=None):
 
 
 # ------------------------------------------------------------------ the terminal
-# PID 1 ignores SIGTTOU, SIGTTIN and SIGTSTP (main.Init.install_signals): it calls
+# PID 1 ignores SIGTTOU, SIGTTIN and SIGTSTP (main.Pid1.install_signals): it calls
 # tcsetpgrp() from the background (which raises SIGTTOU), and job-control stops must never
 # freeze the init.  spawn() gives children the default dispositions back.
 
@@ -103,3 +103,99 @@ def take_terminal(fd):
         os.tcsetpgrp(fd, os.getpgrp())
     except OSError:
         pass
+
+
+class CommandProcess:
+    """The CMD as PID 1 runs it: started once (`start()`), its death reported once.
+
+    CTX          init.context.Context
+    argv         the CMD (S6_CMD_ARG0 included), non-empty
+    catchall     the catch-all logger with S6_LOGGING (its console fds), or None
+    on_exit(name, code)
+                 called once when the CMD exited, or could not be started (126/127)
+    """
+
+    def __init__(self, ctx, argv, catchall, on_exit):
+        self.ctx = ctx
+        self.argv = argv
+        self.catchall = catchall
+        self.on_exit = on_exit
+        self.pid = None
+        self.tty = None
+        self.orphaned = False   # stage 3 runs: the CMD's death is no longer news
+
+    def environment(self):
+        """The full container environment (S6_KEEP_ENV: the initial one as it is)."""
+        from s6py.init import contenv
+
+        ctx = self.ctx
+        if ctx.settings.keep_env:
+            return dict(ctx.environ)
+        try:
+            return contenv.load_contenv(
+                ctx.paths.container_environment, path=ctx.settings.path,
+                on_error=lambda name, e: ctx.say.warn(
+                    "container environment: %s: %s" % (os.fsdecode(name), e.strerror or e)))
+        except OSError as e:
+            ctx.say.warn("unable to read the container environment (%s): using the initial one"
+                         % (e.strerror or e))
+            return dict(ctx.environ)
+
+    def _outputs(self):
+        """(stdout, stderr, fd to close after the spawn) for the CMD."""
+        settings = self.ctx.settings
+        stdout = None
+        if settings.cmd_use_terminal and self.tty is not None:
+            try:
+                stdout = os.open(os.ttyname(0), os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+            except OSError:
+                stdout = None
+        if stdout is not None:
+            return stdout, stdout, stdout
+        if self.catchall is not None and settings.logging == 1:
+            # S6_LOGGING=1: the CMD keeps the container's stdout and stderr (v1/v2)
+            return self.catchall.console_out, self.catchall.console_err, None
+        return None, None, None
+
+    def start(self):
+        ctx = self.ctx
+        env = self.environment()
+        self.tty = stdin_tty()
+        stdout, stderr, owned = self._outputs()
+        name = self.argv[0]
+        try:
+            pid = ctx.reserve.spending(start_cmd, self.argv, env, ctx.workdir, tty=self.tty,
+                                       stdout=stdout, stderr=stderr)
+        except CmdError as e:
+            ctx.say.stage("cmd", e.describe(), level=0)
+            self.on_exit(name, e.code)
+            return
+        except OSError as e:
+            ctx.say.stage("cmd", "unable to start %s: %s" % (name, e.strerror), level=0)
+            self.on_exit(name, 126)
+            return
+        finally:
+            if owned is not None:
+                os.close(owned)
+        self.pid = pid
+        ctx.say.debug("the CMD runs: pid %d" % pid)
+        ctx.loop.watch_child(pid, lambda wstat: ctx.guard("cmd", self._died, name, wstat))
+
+    def _died(self, name, wstat):
+        from s6py.init.steps import exit_code
+
+        self.pid = None
+        take_terminal(self.tty)
+        if not self.orphaned:
+            self.on_exit(name, exit_code(wstat))
+
+    def forward(self, signum, name):
+        """Send SIGNUM to the CMD (S6_CMD_RECEIVE_SIGNALS); False if it is not running."""
+        if self.pid is None:
+            return False
+        self.ctx.say.debug("forwarding %s to the CMD (pid %d)" % (name, self.pid))
+        try:
+            os.kill(self.pid, signum)
+        except OSError:
+            pass
+        return True
