@@ -11,35 +11,28 @@ script of ten execline commands costs one interpreter start.  Children (the bloc
 import os
 import sys
 
-from s6py.diag import Exit  # leaves the current chain with an exit code
+from s6py import diag
+from s6py.diag import Exit, write_all  # Exit: leaves the current chain with an exit code
 from s6py import carry_pwd, is_launcher, lc_ctype_coerced, restore_python_ignored_signals, scan_options
 # command name -> "module:function" (module relative to s6py.execline): the launcher's own
 # table, so what the launcher reaches and what a chain runs in-process are one list
 from s6py.cli import EXECLINE_FUNCTIONS as COMMANDS
 
-PROG = "execlineb"
+PROG = "execlineb"  # the running command's name, set by each command for its messages
 BLOCK_COUNT = [0]
 
 
-
-
 def write(fd, s):
-    data = os.fsencode(s) if isinstance(s, str) else s
-    while data:
-        try:
-            n = os.write(fd, data)
-        except InterruptedError:
-            continue
-        data = data[n:]
+    """Write S (str or bytes) on FD completely; raises OSError (a command's output)."""
+    write_all(fd, os.fsencode(s) if isinstance(s, str) else s)
 
 
 def warn(msg):
-    write(2, "%s: warning: %s\n" % (PROG, msg))
+    diag.warn(PROG, msg)
 
 
 def die(code, msg):
-    write(2, "%s: fatal: %s\n" % (PROG, msg))
-    raise Exit(code)
+    diag.fatal(PROG, code, msg)
 
 
 def diesys(code, msg, err):
@@ -47,8 +40,7 @@ def diesys(code, msg, err):
 
 
 def dieusage(usage):
-    write(2, "%s: usage: %s\n" % (PROG, usage))
-    raise Exit(100)
+    diag.usage(PROG, usage)
 
 
 def getopt(argv, optstring, usage):

@@ -2,6 +2,8 @@
 
 import os
 
+from s6py.diag import Reporter
+
 from . import core
 from .core import block, die, dieusage, getopt, spawn, wait_estatus, wait_status, waitpid
 
@@ -79,7 +81,8 @@ def _doublefork(argv, setup=None):
             core.run_child(argv)
         core.reset_signals()
         err = core.try_exec(argv)
-        core.write(2, "%s (grandchild): fatal: unable to exec %s: %s\n" % (core.PROG, argv[0], os.strerror(err)))
+        Reporter(core.PROG + " (grandchild)").fatal("unable to exec ", argv[0], ": ",
+                                                    os.strerror(err))
         os._exit(127 if err == 2 else 126)
     os.close(w)
     data = b""

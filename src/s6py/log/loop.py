@@ -24,7 +24,7 @@ import time
 
 from . import stamp
 from .logdir import Rot
-from .report import write_all
+from s6py.diag import write_all
 from .script import Act, Sel
 
 BLOCK = 65536
