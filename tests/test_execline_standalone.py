@@ -141,3 +141,15 @@ def test_maximumtime_does_not_poll(ours, tmp_path):
     p, log = _syscalls(ours, tmp_path, [str(ours / "s6-maximumtime"), "200", "sleep", "5"], ["wait4"])
     assert p.returncode == 99
     assert log.count("wait4(") < 10, log
+
+
+def test_every_execline_command_resolves():
+    """The launcher's execline names and the chain's table are one table
+    (cli.EXECLINE_FUNCTIONS): each name must name a function that exists."""
+    from s6py import cli
+    from s6py.execline import core
+
+    assert core.COMMANDS is cli.EXECLINE_FUNCTIONS
+    assert set(cli.EXECLINE) == set(core.COMMANDS)
+    for name in core.COMMANDS:
+        assert callable(core.lookup(name)), name

@@ -5,7 +5,8 @@ not pay for modules it does not use, so nothing but `os` (already loaded by then
 imported here.  This module, loaded by every command anyway, holds the few helpers that
 several kinds of commands need (execlineb, the chain-loaders, s6-log, /init): skalibs'
 option scanning, what exec gave this process (its environment and signal dispositions
-without Python's additions), the PATH search and strerror.
+without Python's additions), how to exec ourselves again (self_argv / self_exec, and PWD
+across our launcher), the PATH search and strerror.
 """
 
 import os
@@ -91,6 +92,45 @@ def carry_pwd(env, path):
     pwd = env.get(b"PWD")
     env[PWD_CARRIER.encode()] = b"0" if pwd is None else b"1" + pwd
     return env
+
+
+#: how we start ourselves: -I (no user site, no PYTHON* variables, no script directory on
+#: sys.path) and -S (no site module), as the launcher does
+INTERPRETER_FLAGS = "-IS"
+
+#: the code `python3 -c` runs for self_argv: argv[1] (popped) is the directory holding this
+#: package, then the command and its arguments, named to cli.main after the launcher's own
+#: name (argv[0] of `python3 -c` is "-c")
+SELF_LAUNCH = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from s6py.cli import main;"
+               " sys.exit(main([\"s6py\"] + sys.argv[1:]))")
+
+
+def interpreter():
+    """The Python running us, to run ourselves again (never a PATH search)."""
+    import sys
+
+    return sys.executable or "/usr/bin/python3"
+
+
+def package_parent():
+    """The directory holding this package (a checkout's src/, the overlay's lib/)."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def self_argv(command, *args):
+    """The argv that runs our COMMAND ARGS with this interpreter and this package, whatever
+    PATH holds: `PYTHON -IS -c SELF_LAUNCH PACKAGE_PARENT COMMAND ARGS...`.  The interpreter
+    is exec'd directly (no launcher's sh part), so PWD needs no carrying."""
+    return [interpreter(), INTERPRETER_FLAGS, "-c", SELF_LAUNCH, package_parent(), command,
+            *args]
+
+
+def self_exec(command, args=(), env=None):
+    """Exec self_argv(COMMAND, *ARGS) with ENV (a dict; None: the environment we were
+    started with, see original_environ).  Returns only by raising OSError; the caller
+    reports it, naming interpreter()."""
+    argv = self_argv(command, *args)
+    os.execve(argv[0], argv, original_environ() if env is None else env)
 
 
 def restore_carried_pwd():

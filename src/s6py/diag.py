@@ -48,9 +48,14 @@ def write_all(fd, data):
 
 
 def say(fd, text):
-    """Write TEXT on FD; never raises."""
+    """Write TEXT on FD; never raises.  Encoded as the command line was decoded (an
+    argument in a message comes back as its bytes), UTF-8 where that cannot encode it."""
     try:
-        write_all(fd, text.encode("utf-8", "surrogateescape"))
+        data = os.fsencode(text)
+    except UnicodeError:
+        data = text.encode("utf-8", "surrogateescape")
+    try:
+        write_all(fd, data)
     except OSError:
         pass
 

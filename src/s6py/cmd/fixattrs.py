@@ -9,9 +9,7 @@ Exit 0 if everything applied, 1 if a line was bad or a change failed (each repor
 one line), 100 on a usage error.  S6_FIX_ATTRS_HIDDEN=1 makes recursion include dot files.
 """
 
-import os
-
-from s6py.diag import usage, warn
+from s6py.diag import Reporter, usage, warn
 
 PROG = "fix-attrs"
 USAGE = "fix-attrs [ FILE... | -d [ DIR ] ]"
@@ -29,9 +27,8 @@ def main(argv):
     if args and args[0] == "--":
         args = args[1:]
 
-    def report(message):
-        if settings.verbosity >= 1:
-            warn(PROG, message)
+    say = Reporter(PROG, settings.verbosity)
+    report = say.warn
 
     if args and args[0] == "-d":
         if len(args) > 2:
@@ -39,8 +36,7 @@ def main(argv):
         directory = args[1] if len(args) == 2 else Paths.from_environ().user_dir("fix-attrs.d", settings.runtime_profile)
 
         def info(path):
-            if settings.verbosity >= 2:
-                os.write(2, ("%s: info: applying %s\n" % (PROG, path)).encode("utf-8", "surrogateescape"))
+            say.info("applying ", path)
 
         _, failures = fixattrs.apply_directory(directory, settings.fix_attrs_hidden, report, info)
     elif args and args[0].startswith("-") and args[0] != "-":

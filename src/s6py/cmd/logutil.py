@@ -123,22 +123,13 @@ def run_s6log(logdir, script, protect=False):
 
     Exec'd (not called) so that nothing of ours, the environment included, stays in the
     logger's process image; this interpreter and this package, never a PATH search."""
-    import sys
+    from s6py import interpreter, self_exec
 
-    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    python = sys.executable or "/usr/bin/python3"
     flags = "-bp" if protect else "-b"
-    argv = [python, "-IS", "-c", _LAUNCH, src, "s6-log", flags, "--"] + list(script) + [logdir]
     try:
-        os.execve(python, argv, {})
+        self_exec("s6-log", [flags, "--"] + list(script) + [logdir], env={})
     except OSError as e:
-        fatal("logutil-service", 111, "unable to exec ", python, ": ", strerror(e))
-
-
-# argv[0] of `python3 -c` is "-c": the command is named to main() as after the launcher's
-# own name, whatever main() makes of an argv[0] that is no command
-_LAUNCH = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from s6py.cli import main;"
-           " sys.exit(main(['s6py'] + sys.argv[1:]))")
+        fatal("logutil-service", 111, "unable to exec ", interpreter(), ": ", strerror(e))
 
 
 def service(argv):

@@ -4,8 +4,9 @@ import fcntl
 import os
 import sys
 
+from ..diag import Reporter
 from ..log import loop, logdir, script
-from ..log.report import Fatal, Reporter, write_all
+from ..log.report import PROG, Fatal
 
 USAGE = ("s6-log [ -d notif ] [ -q | -v ] [ -b ] [ -p ] [ -l linelimit ] [ -- ] "
          "logging_script")
@@ -74,15 +75,14 @@ def parse_options(argv):
 
 
 def main(argv):
-    reporter = Reporter()
+    reporter = Reporter(PROG)
     try:
         try:
             opts, directives = parse_options(argv)
         except Usage:
-            write_all(2, ("s6-log: usage: %s\n" % USAGE).encode())
-            return 100
+            directives = None
         if not directives:
-            write_all(2, ("s6-log: usage: %s\n" % USAGE).encode())
+            reporter.kind(reporter.ERROR, "usage", USAGE)
             return 100
         reporter.verbosity = opts["verbosity"]
         linelimit = opts["linelimit"]
@@ -111,10 +111,7 @@ def main(argv):
                              lastline_ms=opts["lastline"], notif=opts["notif"])
         return logger.run()
     except Fatal as e:
-        try:
-            write_all(2, reporter.fatal_text(e.message).encode("utf-8", "surrogateescape"))
-        except OSError:
-            pass
+        reporter.fatal(e.message)
         return e.code
     except KeyboardInterrupt:
         return 111

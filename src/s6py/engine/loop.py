@@ -1,8 +1,11 @@
 """The event loop: one process, no threads, no polling.
 
-Everything the supervisor reacts to reaches it through one epoll_wait (or `selectors`
-where there is no epoll):
-  * file descriptors (control FIFOs, readiness pipes) -> reader callbacks;
+The one loop of s6py: PID 1 (the supervisor and /init around it) and s6-log run on it.
+Everything they react to reaches them through one epoll_wait (or `selectors` where there
+is no epoll):
+  * file descriptors (control FIFOs, readiness pipes, s6-log's stdin) -> reader
+    callbacks, and writer callbacks (s6-log's stdout); a regular file or /dev/null, which
+    epoll refuses, counts as always ready, as poll() says;
   * signals -> `signal.set_wakeup_fd` writes the signal number into a non-blocking pipe,
     the loop reads the numbers and runs the callbacks registered with `on_signal`;
   * deadlines -> a heap of timers; the select timeout is the nearest one, or None.
@@ -16,7 +19,9 @@ re-parented to us as PID 1 or as a subreaper).
 A callback that raises does not stop the loop: the traceback is written to stderr once
 (identical tracebacks are not repeated) and the loop carries on.  PID 1 must not die.
 With `Loop(traceback=False)` the report is one line, `PROG: warning: internal error:
-TYPE: MESSAGE`, once per distinct error.
+TYPE: MESSAGE`, once per distinct error.  `guard(callback, *args)` is that protection for
+a caller's own calls.  A program that should rather die of its bugs (s6-log: its
+supervisor restarts it) builds `Loop(carry_on=False)`.
 
 Signals that arrive before anybody asked for them are not lost: `Loop(signals=...)`
 catches a set of signals from construction on (empty signal mask included, so what a
@@ -40,13 +45,23 @@ __all__ = ["Loop", "TimerHandle", "MAX_WAIT"]
 MAX_WAIT = (2 ** 31 - 1) / 1000.0
 
 
+_READ, _WRITE = 1, 4            # what a reader / a writer waits for (EPOLLIN, EPOLLOUT)
+_READABLE = _READ | 8 | 16      # ... and what wakes it: EPOLLERR and EPOLLHUP too
+_WRITABLE = _WRITE | 8 | 16
+
+
 class _Poller:
     """What the loop needs of a selector, on epoll directly (the `selectors` module costs
     a millisecond of start-up); falls back to `selectors` where there is no epoll.
-    select(timeout) returns [(fd, data)]."""
+    register(fd, mask) with mask of _READ and _WRITE; select(timeout) returns
+    [(fd, epoll-style mask)].
+
+    epoll refuses what poll() calls always ready (a regular file, /dev/null: s6-log's
+    stdin can be either): such an fd is kept aside and reported ready on every turn, so
+    the wait does not sleep while it is registered, exactly as poll() would do."""
 
     def __init__(self):
-        self._data = {}
+        self._always = {}       # fd -> mask, for the fds epoll refuses
         if hasattr(select, "epoll"):
             self._epoll = select.epoll()
             self._generic = None
@@ -56,43 +71,58 @@ class _Poller:
             self._epoll = None
             self._generic = selectors.DefaultSelector()
 
-    def register(self, fd, data):
-        if self._epoll is not None:
-            self._epoll.register(fd, select.EPOLLIN)
-        else:  # pragma: no cover
-            self._generic.register(fd, 1, data)
-        self._data[fd] = data
+    def register(self, fd, mask):
+        if self._epoll is None:  # pragma: no cover
+            self._generic.register(fd, _generic_events(mask))
+            return
+        try:
+            self._epoll.register(fd, mask)
+        except PermissionError:
+            self._always[fd] = mask
 
-    def modify(self, fd, data):
-        if self._generic is not None:  # pragma: no cover
-            self._generic.modify(fd, 1, data)
+    def modify(self, fd, mask):
+        if self._epoll is None:  # pragma: no cover
+            self._generic.modify(fd, _generic_events(mask))
+        elif fd in self._always:
+            self._always[fd] = mask
         else:
             try:
-                self._epoll.modify(fd, select.EPOLLIN)
+                self._epoll.modify(fd, mask)
             except FileNotFoundError:  # closed and reused without remove_reader
-                self._epoll.register(fd, select.EPOLLIN)
-        self._data[fd] = data
+                self.register(fd, mask)
 
     def unregister(self, fd):
-        self._data.pop(fd, None)
+        if self._always.pop(fd, None) is not None:
+            return
         if self._epoll is not None:
             self._epoll.unregister(fd)
         else:  # pragma: no cover
             self._generic.unregister(fd)
 
     def select(self, timeout):
+        always = self._always
+        if always:
+            timeout = 0
         if self._epoll is None:  # pragma: no cover
             if timeout is not None:
                 timeout = min(timeout, MAX_WAIT)
-            return [(key.fd, key.data) for key, _ in self._generic.select(timeout)]
-        data = self._data
-        if timeout is not None and not timeout <= MAX_WAIT:  # also NaN
-            timeout = MAX_WAIT
-        # poll() rounds the timeout up to the millisecond: a deadline is never run early
-        return [(fd, data[fd]) for fd, _ in self._epoll.poll(timeout) if fd in data]
+            ready = [(key.fd, (_READ if events & 1 else 0) | (_WRITE if events & 2 else 0))
+                     for key, events in self._generic.select(timeout)]
+        else:
+            if timeout is not None and not timeout <= MAX_WAIT:  # also NaN
+                timeout = MAX_WAIT
+            # poll() rounds the timeout up to the millisecond: a deadline is never run early
+            ready = self._epoll.poll(timeout)
+        if always:
+            ready = list(ready) + list(always.items())
+        return ready
 
     def close(self):
         (self._epoll or self._generic).close()
+
+
+def _generic_events(mask):  # pragma: no cover - not Linux
+    return (1 if mask & _READ else 0) | (2 if mask & _WRITE else 0)
 
 
 class TimerHandle:
@@ -114,6 +144,11 @@ class TimerHandle:
         return (self.when, self.seq) < (other.when, other.seq)
 
 
+def _call(callback, *args):
+    """What guard() is with Loop(carry_on=False): CALLBACK(*ARGS), exceptions raised."""
+    callback(*args)
+
+
 def _ignore_signal(signum, frame):
     """Python-level handler for signals we catch: the real work happens via the wakeup fd."""
 
@@ -121,12 +156,20 @@ def _ignore_signal(signum, frame):
 class Loop:
     """A minimal single-threaded reactor for the supervisor (and for /init around it)."""
 
-    def __init__(self, signals=(), traceback=True, prog="s6py"):
+    def __init__(self, signals=(), traceback=True, prog="s6py", carry_on=True,
+                 own_dispositions=True):
         """SIGNALS: signal numbers to catch from now on (an iterable), or a mapping
         {signum: callback} registered as by on_signal.  TRACEBACK=False: one-line
-        reports `PROG: warning: internal error: ...` instead of tracebacks."""
+        reports `PROG: warning: internal error: ...` instead of tracebacks.
+
+        For a program that is not PID 1 (s6-log): CARRY_ON=False lets an exception of a
+        callback end run_once() instead of being reported and swallowed;
+        OWN_DISPOSITIONS=False leaves the signal mask and the inherited SIG_IGN
+        dispositions alone (a child inherits them, as from a C program that catches only
+        its own signals)."""
         self._selector = _Poller()
         self._readers = {}
+        self._writers = {}
         self._timers = []
         self._seq = 0
         self._signal_callbacks = {}
@@ -139,8 +182,11 @@ class Loop:
         self.on_orphan = None  # optional callback(pid, wstat) for unwatched children
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._previous_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
-        self._selector.register(self._wake_r, self._drain_signals)
-        self._neutralise_ignored_signals()
+        self._selector.register(self._wake_r, _READ)
+        if not carry_on:
+            self.guard = self._guard = _call
+        if own_dispositions:
+            self._neutralise_ignored_signals()
         self._install(signal.SIGCHLD)
         callbacks = signals if hasattr(signals, "items") else dict.fromkeys(signals)
         for signum, callback in callbacks.items():
@@ -151,7 +197,8 @@ class Loop:
                 self.on_signal(signum, callback)
         # last: anything blocked so far (e.g. by an init before it could build the loop)
         # arrives now, and is written into the wake-up pipe by the handlers above
-        signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        if own_dispositions:
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
     # ----------------------------------------------------------------- signals
 
@@ -215,7 +262,7 @@ class Loop:
             if callbacks is not None and not callbacks:
                 self._unclaimed.add(signum)  # caught at construction, nobody listens yet
             for callback in list(callbacks or ()):
-                self._guard(callback, signum)
+                self.guard(callback, signum)
 
     # ---------------------------------------------------------------- children
 
@@ -240,26 +287,48 @@ class Loop:
                 return
             callback = self._children.pop(pid, None)
             if callback is not None:
-                self._guard(callback, wstat)
+                self.guard(callback, wstat)
             elif self.on_orphan is not None:
-                self._guard(self.on_orphan, pid, wstat)
+                self.guard(self.on_orphan, pid, wstat)
 
     # ------------------------------------------------------------------ fds
 
     def add_reader(self, fd, callback):
         """Call CALLBACK() whenever FD is readable (level-triggered)."""
-        if fd in self._readers:
-            self._selector.modify(fd, callback)
-        else:
-            self._selector.register(fd, callback)
-        self._readers[fd] = callback
+        self._watch(fd, self._readers, callback)
 
     def remove_reader(self, fd):
-        if self._readers.pop(fd, None) is not None:
-            try:
+        self._unwatch(fd, self._readers)
+
+    def add_writer(self, fd, callback):
+        """Call CALLBACK() whenever FD is writable (level-triggered)."""
+        self._watch(fd, self._writers, callback)
+
+    def remove_writer(self, fd):
+        self._unwatch(fd, self._writers)
+
+    def _mask(self, fd):
+        return (_READ if fd in self._readers else 0) | (_WRITE if fd in self._writers else 0)
+
+    def _watch(self, fd, table, callback):
+        known = self._mask(fd)
+        table[fd] = callback
+        if known:
+            self._selector.modify(fd, self._mask(fd))
+        else:
+            self._selector.register(fd, self._mask(fd))
+
+    def _unwatch(self, fd, table):
+        if table.pop(fd, None) is None:
+            return
+        mask = self._mask(fd)
+        try:
+            if mask:
+                self._selector.modify(fd, mask)
+            else:
                 self._selector.unregister(fd)
-            except (KeyError, ValueError, OSError):
-                pass
+        except (KeyError, ValueError, OSError):
+            pass
 
     # --------------------------------------------------------------- timers
 
@@ -302,7 +371,7 @@ class Loop:
                 continue
             callback = handle.callback
             handle.cancel()
-            self._guard(callback)
+            self.guard(callback)
             if was_running and not self._running:
                 return
 
@@ -314,11 +383,22 @@ class Loop:
         try:
             ready = self._selector.select(wait)
         except InterruptedError:
-            ready = []
-        for fd, callback in ready:
-            if fd != self._wake_r and self._readers.get(fd) is not callback:
-                continue  # removed by an earlier callback of this iteration
-            self._guard(callback)
+            ready = ()
+        if ready:
+            readers, writers, wake = self._readers, self._writers, self._wake_r
+            due = []  # (table, fd, callback), as they were when the wait returned
+            for fd, mask in ready:
+                if fd == wake:
+                    due.append((None, fd, self._drain_signals))
+                    continue
+                if mask & _READABLE and fd in readers:
+                    due.append((readers, fd, readers[fd]))
+                if mask & _WRITABLE and fd in writers:
+                    due.append((writers, fd, writers[fd]))
+            for table, fd, callback in due:
+                if table is not None and table.get(fd) is not callback:
+                    continue  # removed by an earlier callback of this iteration
+                self.guard(callback)
         self._run_due_timers()
 
     def run(self):
@@ -341,11 +421,15 @@ class Loop:
 
     # ---------------------------------------------------------------- guard
 
-    def _guard(self, callback, *args):
+    def guard(self, callback, *args):
+        """CALLBACK(*ARGS); an exception is reported (see the module docstring), not
+        raised.  Every callback the loop runs goes through here; so may a caller's."""
         try:
             callback(*args)
         except Exception:
             self._report()
+
+    _guard = guard  # the name engine/scanner.py and engine/service.py call
 
     def _report(self):
         if self._traceback:

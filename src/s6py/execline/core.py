@@ -11,105 +11,28 @@ script of ten execline commands costs one interpreter start.  Children (the bloc
 import os
 import sys
 
-from s6py.diag import Exit  # leaves the current chain with an exit code
+from s6py import diag
+from s6py.diag import Exit, write_all  # Exit: leaves the current chain with an exit code
 from s6py import carry_pwd, is_launcher, lc_ctype_coerced, restore_python_ignored_signals, scan_options
+# command name -> "module:function" (module relative to s6py.execline): the launcher's own
+# table, so what the launcher reaches and what a chain runs in-process are one list
+from s6py.cli import EXECLINE_FUNCTIONS as COMMANDS
 
-# command name -> "module:function" (module relative to s6py.execline)
-COMMANDS = {
-    "execlineb": "execlineb:main",
-    "background": "flow:background",
-    "backtick": "envcmds:backtick",
-    "case": "flow:case",
-    "define": "envcmds:define",
-    "dollarat": "envcmds:dollarat",
-    "elgetopt": "envcmds:elgetopt",
-    "elgetpositionals": "envcmds:elgetpositionals",
-    "elglob": "envcmds:elglob",
-    "eltest": "eltest:main",
-    "emptyenv": "envcmds:emptyenv",
-    "envfile": "envcmds:envfile",
-    "exec": "flow:exec_",
-    "exit": "flow:exit_",
-    "export": "envcmds:export",
-    "fdblock": "fdcmds:fdblock",
-    "fdclose": "fdcmds:fdclose",
-    "fdmove": "fdcmds:fdmove",
-    "fdreserve": "fdcmds:fdreserve",
-    "fdswap": "fdcmds:fdswap",
-    "forbacktickx": "flow:forbacktickx",
-    "foreground": "flow:foreground",
-    "forstdin": "flow:forstdin",
-    "forx": "flow:forx",
-    "getcwd": "envcmds:getcwd",
-    "getpid": "envcmds:getpid",
-    "heredoc": "fdcmds:heredoc",
-    "homeof": "envcmds:homeof",
-    "if": "flow:if_",
-    "ifelse": "flow:ifelse",
-    "ifte": "flow:ifte",
-    "ifthenelse": "flow:ifthenelse",
-    "import": "envcmds:import_",
-    "importas": "envcmds:importas",
-    "loopwhilex": "flow:loopwhilex",
-    "multidefine": "envcmds:multidefine",
-    "multisubstitute": "envcmds:multisubstitute",
-    "pipeline": "fdcmds:pipeline",
-    "piperw": "fdcmds:piperw",
-    "redirfd": "fdcmds:redirfd",
-    "runblock": "envcmds:runblock",
-    "shift": "envcmds:shift",
-    "trap": "flow:trap",
-    "tryexec": "flow:tryexec",
-    "unexport": "envcmds:unexport",
-    "wait": "flow:wait",
-    "withstdinas": "envcmds:withstdinas",
-    "cd": "envcmds:cd",
-    "execline-cd": "envcmds:cd",
-    "umask": "envcmds:umask",
-    "execline-umask": "envcmds:umask",
-    # s6-portable-utils and s6 commands that scripts call
-    "s6-echo": "portable:echo",
-    "s6-test": "eltest:main",
-    "s6-sleep": "portable:sleep",
-    "s6-true": "portable:true",
-    "s6-false": "portable:false",
-    "s6-env": "portable:env",
-    "s6-maximumtime": "portable:maximumtime",
-    "s6-pause": "portable:pause",
-    "s6-setsid": "portable:setsid",
-    "s6-ls": "portable:ls",
-    "s6-hiercopy": "portable:hiercopy",
-    "s6-rmrf": "portable:rmrf",
-    "s6-mkdir": "portable:mkdir",
-    "s6-chmod": "portable:chmod",
-    "s6-chown": "portable:chown",
-    "s6-nuke": "portable:nuke",
-    "s6-sync": "portable:sync",
-}
-
-PROG = "execlineb"
+PROG = "execlineb"  # the running command's name, set by each command for its messages
 BLOCK_COUNT = [0]
 
 
-
-
 def write(fd, s):
-    data = os.fsencode(s) if isinstance(s, str) else s
-    while data:
-        try:
-            n = os.write(fd, data)
-        except InterruptedError:
-            continue
-        data = data[n:]
+    """Write S (str or bytes) on FD completely; raises OSError (a command's output)."""
+    write_all(fd, os.fsencode(s) if isinstance(s, str) else s)
 
 
 def warn(msg):
-    write(2, "%s: warning: %s\n" % (PROG, msg))
+    diag.warn(PROG, msg)
 
 
 def die(code, msg):
-    write(2, "%s: fatal: %s\n" % (PROG, msg))
-    raise Exit(code)
+    diag.fatal(PROG, code, msg)
 
 
 def diesys(code, msg, err):
@@ -117,8 +40,7 @@ def diesys(code, msg, err):
 
 
 def dieusage(usage):
-    write(2, "%s: usage: %s\n" % (PROG, usage))
-    raise Exit(100)
+    diag.usage(PROG, usage)
 
 
 def getopt(argv, optstring, usage):

@@ -2,6 +2,8 @@
 
 import os
 
+from s6py.diag import Reporter
+
 from . import core
 from .core import block, die, dieusage, getopt, spawn, wait_estatus, wait_status, waitpid
 
@@ -79,7 +81,8 @@ def _doublefork(argv, setup=None):
             core.run_child(argv)
         core.reset_signals()
         err = core.try_exec(argv)
-        core.write(2, "%s (grandchild): fatal: unable to exec %s: %s\n" % (core.PROG, argv[0], os.strerror(err)))
+        Reporter(core.PROG + " (grandchild)").fatal("unable to exec ", argv[0], ": ",
+                                                    os.strerror(err))
         os._exit(127 if err == 2 else 126)
     os.close(w)
     data = b""
@@ -852,7 +855,11 @@ def trap(argv):
     As execline 2.9.3: directives are signal names/numbers or `default` (every signal
     without a directive of its own, SIGCHLD excepted; with it -x does nothing); each
     action runs with `!` = the pid of prog and SIGNAL = the signal number; one action
-    per signal at a time; exits with prog's approximated code when prog dies."""
+    per signal at a time; exits with prog's approximated code when prog dies.
+
+    Not on engine.loop.Loop: trap forwards every signal it gets, one kill per arrival
+    (the Loop coalesces what arrives in one turn), and prog must inherit exactly the
+    dispositions and mask trap was given; its loop is one select() on a wake-up pipe."""
     core.PROG = "trap"
     usage = "trap [ -x ] { signal { cmdline } ... } prog..."
     opts, i = getopt(argv, "x", usage)

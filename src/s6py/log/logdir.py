@@ -18,6 +18,7 @@ import stat
 import time
 
 from s6py import DEFAULT_PATH, find_executable, strerror
+from s6py.diag import Reporter
 
 from . import stamp
 from .report import fatalsys
@@ -323,7 +324,7 @@ class Logdir:
             os.execv(argv[0], argv)
         except BaseException as e:  # noqa: BLE001 - the child must never return
             try:
-                os.write(2, ("%s: fatal: unable to %s: %s\n" % (prog, what, strerror(e))).encode())
+                Reporter(prog).fatal("unable to ", what, ": ", strerror(e))
             finally:
                 os._exit(111)
 

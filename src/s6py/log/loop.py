@@ -1,4 +1,5 @@
-"""The s6-log main loop: one process, one selector, signals through a wake-up fd.
+"""The s6-log main loop, on s6py's one event loop (engine.loop.Loop): one process, one
+epoll (regular-file stdin counted always ready), signals through its wake-up fd.
 
 Input is read in blocks of up to 64 KiB and cut into lines in bulk; the script then runs on
 the whole list of lines of the block, and each action receives one joined buffer.  The
@@ -14,17 +15,24 @@ Events and what they do:
   SIGCHLD          -> a processor finished: continue that logdir's rotation
   a logdir's retry deadline -> retry its failed write or rotation step
 With -b, stdin is not read while a logdir or stdout still holds unwritten lines.
+
+The Loop is built with carry_on=False (a bug ends s6-log, whose supervisor restarts it,
+instead of being reported and skipped) and own_dispositions=False (the signal mask and
+what was inherited as ignored stay as they were: a processor inherits them, as from
+s6's s6-log).  Each turn is `run_once(timeout)`, the timeout being the nearest logdir
+retry or the last-line deadline; after it come the logdirs' and stdout's flushes.
 """
 
+import _signal as signal  # not `signal`, which imports `enum`
 import errno
 import os
-import selectors
-import signal
 import time
+
+from s6py.diag import write_all
+from s6py.engine.loop import Loop
 
 from . import stamp
 from .logdir import Rot
-from .report import write_all
 from .script import Act, Sel
 
 BLOCK = 65536
@@ -251,17 +259,12 @@ class Logger:
                     self.last_line_deadline = time.monotonic() + self.lastline
             else:
                 self.reading = False
-        elif signo == signal.SIGCHLD:
-            while True:
-                try:
-                    pid, status = os.waitpid(-1, os.WNOHANG)
-                except ChildProcessError:
-                    break
-                if pid == 0:
-                    break
-                for ld in self.logdirs:
-                    if ld.pid == pid:
-                        ld.processor_died(status)
+
+    def reaped(self, pid, status):
+        """A child died (the loop reaps them all): a processor, whose rotation goes on."""
+        for ld in self.logdirs:
+            if ld.pid == pid:
+                ld.processor_died(status)
 
     # --- output --------------------------------------------------------------------------------
 
@@ -302,12 +305,10 @@ class Logger:
     # --- the loop ------------------------------------------------------------------------------
 
     def run(self):
-        sigr, sigw = os.pipe()
-        os.set_blocking(sigr, False)
-        os.set_blocking(sigw, False)
-        signal.set_wakeup_fd(sigw, warn_on_full_buffer=False)
-        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM, signal.SIGCHLD):
-            signal.signal(sig, lambda *_: None)
+        loop = Loop({signal.SIGTERM: self.on_signal, signal.SIGHUP: self.on_signal,
+                     signal.SIGALRM: self.on_signal},
+                    prog="s6-log", carry_on=False, own_dispositions=False)
+        loop.on_orphan = self.reaped
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         os.set_blocking(0, False)
         if self.stdout_ok:
@@ -315,8 +316,6 @@ class Logger:
                 os.set_blocking(1, False)
             except OSError:
                 pass
-        sel = selectors.PollSelector()  # epoll refuses regular files as stdin
-        sel.register(sigr, selectors.EVENT_READ, "sig")
         if self.notif is not None:
             try:
                 os.write(self.notif, b"\n")
@@ -330,33 +329,21 @@ class Logger:
             want_in = self.reading and not (self.block and busy)
             if want_in != stdin_registered:
                 if want_in:
-                    sel.register(0, selectors.EVENT_READ, "in")
+                    loop.add_reader(0, self.stdin_readable)
                 else:
-                    sel.unregister(0)
+                    loop.remove_reader(0)
                 stdin_registered = want_in
             want_out = bool(self.stdout_buf) and self.stdout_ok
             if want_out != stdout_registered:
                 if want_out:
-                    sel.register(1, selectors.EVENT_WRITE, "out")
+                    loop.add_writer(1, self.flush_stdout)
                 else:
-                    sel.unregister(1)
+                    loop.remove_writer(1)
                 stdout_registered = want_out
             if not self.reading and not busy:
                 break
             deadline = self.next_deadline()
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            for key, _ in sel.select(timeout):
-                if key.data == "sig":
-                    try:
-                        signals = os.read(sigr, 512)
-                    except BlockingIOError:
-                        signals = b""
-                    for signo in signals:
-                        self.on_signal(signo)
-                elif key.data == "out":
-                    self.flush_stdout()
-                elif key.data == "in" and self.reading:
-                    self.read_stdin()
+            loop.run_once(None if deadline is None else max(0.0, deadline - time.monotonic()))
             if (self.last_line_deadline is not None and self.reading
                     and time.monotonic() >= self.last_line_deadline):
                 self.end_of_input()
@@ -364,15 +351,20 @@ class Logger:
             if self.stdout_buf and self.stdout_ok:
                 self.flush_stdout()
         if stdin_registered:
-            sel.unregister(0)
-        self.finalize(sel)
+            loop.remove_reader(0)
+        self.finalize()
+        loop.close()
         return 0
 
-    def finalize(self, sel):
+    def stdin_readable(self):
+        if self.reading:
+            self.read_stdin()
+
+    def finalize(self):
         """fsync and mark every `current` as finished, retrying failures after the cooldown."""
         while True:
             left = [ld for ld in self.logdirs if not ld.finalize()]
             if not left:
                 return
             wait = min(ld.deadline for ld in left) - time.monotonic()
-            sel.select(max(wait, 0.0))
+            time.sleep(max(wait, 0.0))

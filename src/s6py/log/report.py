@@ -1,6 +1,10 @@
-"""Messages on stderr in skarnet's format: `s6-log: warning: unable to X: strerror`."""
+"""s6-log's fatal errors as a typed exception; every line is printed by s6py.diag.
 
-import os
+Opening a logdir or parsing the script fails deep inside the log package, far from the
+command: `Fatal(code, message)` carries the exit code and the text up to cmd/s6log.main,
+which prints `s6-log: fatal: MESSAGE` through its diag.Reporter and returns CODE.  Warnings
+go straight to that Reporter (`warn`, `warnsys`), which the package is handed.
+"""
 
 from s6py import strerror
 
@@ -16,44 +20,6 @@ class Fatal(Exception):
         self.message = message
 
 
-def write_all(fd, data):
-    """Write DATA to FD completely, waiting if FD is non-blocking and full."""
-    import select
-
-    view = memoryview(data)
-    while view:
-        try:
-            n = os.write(fd, view)
-        except BlockingIOError:
-            select.select([], [fd], [])
-            continue
-        view = view[n:]
-
-
-class Reporter:
-    """Warnings and alerts on fd 2; verbosity 0 keeps only alerts and fatal errors."""
-
-    def __init__(self, verbosity=1, prog=PROG):
-        self.verbosity = verbosity
-        self.prog = prog
-
-    def warn(self, message):
-        if self.verbosity:
-            self._say("warning: " + message)
-
-    def warnsys(self, what, exc):
-        if self.verbosity:
-            self._say("warning: unable to %s: %s" % (what, strerror(exc)))
-
-    def fatal_text(self, message):
-        return "%s: fatal: %s\n" % (self.prog, message)
-
-    def _say(self, text):
-        try:
-            write_all(2, ("%s: %s\n" % (self.prog, text)).encode("utf-8", "surrogateescape"))
-        except OSError:
-            pass
-
-
 def fatalsys(what, exc, code=111):
+    """Fatal `unable to WHAT: STRERROR` (skalibs' strerr_diefu)."""
     return Fatal(code, "unable to %s: %s" % (what, strerror(exc)))
