@@ -184,7 +184,7 @@ class Loop:
         self._previous_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         self._selector.register(self._wake_r, _READ)
         if not carry_on:
-            self.guard = self._guard = _call
+            self.guard = _call
         if own_dispositions:
             self._neutralise_ignored_signals()
         self._install(signal.SIGCHLD)
@@ -429,7 +429,6 @@ class Loop:
         except Exception:
             self._report()
 
-    _guard = guard  # the name engine/scanner.py and engine/service.py call
 
     def _report(self):
         if self._traceback:

@@ -107,7 +107,7 @@ class Scanner:
     def _on_control(self):
         data = self._control.read()
         for letter in data.decode("ascii", "replace"):
-            self.loop._guard(self.command, letter)  # a failing letter does not eat the rest
+            self.loop.guard(self.command, letter)  # a failing letter does not eat the rest
 
     def command(self, letter):
         """One s6-svscanctl letter (2.11): z a b h i t q n N."""

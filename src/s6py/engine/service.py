@@ -198,11 +198,9 @@ class Service:
     on_exit   callback(service) once the supervision has ended (after the `x` event)
     """
 
-    def __init__(self, loop, path, name, stdin=None, stdout=None, on_exit=None, want_up=None,
-                 reporter=None):
+    def __init__(self, loop, path, name, stdin=None, stdout=None, on_exit=None, want_up=None):
         self.loop = loop
         self.initial_want_up = want_up  # None: up unless ./down exists; True/False: as told
-        self.reporter = reporter
         self.deaths = 0                # times ./run died under this supervision
         self.path = os.path.abspath(path)
         self.name = name
@@ -351,7 +349,7 @@ class Service:
             for i in range(len(events)):
                 event = events[i:i + 1]
                 for callback in list(self._listeners):
-                    self.loop._guard(callback, self, event)
+                    self.loop.guard(callback, self, event)
 
     def add_listener(self, callback):
         """Call CALLBACK(service, event) for each event this service sends from now on,

@@ -139,11 +139,6 @@ class Pipeline:
         if index < len(self.pipes):
             _close_end(self.pipes[index], 1)
 
-    def release_input(self, member):
-        index = self.members.index(member)
-        if index > 0:
-            _close_end(self.pipes[index - 1], 0)
-
     def close(self):
         for pipe in self.pipes:
             _close_end(pipe, 0)
@@ -296,7 +291,7 @@ class Supervisor:
             return member.service is not None
         service = Service(self.loop, member.path, member.name, stdin=member.stdin,
                           stdout=member.stdout, on_exit=self._service_ended,
-                          want_up=member.want_up, reporter=self.reporter)
+                          want_up=member.want_up)
         service.member = member
         in_use = _fds_in_use()
         if self._fd_limit is not None and in_use + 2 + FD_HEADROOM > self._fd_limit:
@@ -418,7 +413,7 @@ class Supervisor:
         if member.leaving or self.terminating:
             self._forget(member)
         elif self.on_exit is not None:
-            self.loop._guard(self.on_exit, member)
+            self.loop.guard(self.on_exit, member)
         if self._starved:
             self.loop.call_soon(self._retry_starved)  # its fds are free now
         self._check_empty()
@@ -437,7 +432,7 @@ class Supervisor:
             waiter.check()
         if member.on_gone is not None:
             on_gone, member.on_gone = member.on_gone, None
-            self.loop._guard(on_gone, member)
+            self.loop.guard(on_gone, member)
         self._check_empty()
 
     def forget(self, name):
