@@ -252,8 +252,11 @@ def test_periodic_rescan_with_t(theirs, scandir, svscan):
 
 @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGALRM])
 def test_sighup_and_sigalrm_rescan(theirs, scandir, svscan, signum):
+    # The control fifo exists before the first scan has run: wait for a service of that first
+    # scan to be up, or c may be found by the first scan itself on a loaded machine.
+    first = make_service(scandir, "first")
     init = svscan()
-    wait_for(lambda: os.path.exists(os.path.join(scandir, ".s6-svscan", "control")))
+    wait_up(theirs, first)
     c = make_service(scandir, "c")
     time.sleep(0.2)
     assert not os.path.exists(os.path.join(c, "supervise"))
