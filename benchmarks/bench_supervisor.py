@@ -6,7 +6,9 @@ Measures, for each implementation:
   * PSS of the supervising processes (s6-svscan + s6-supervise for s6; one process for us);
   * respawn reaction: SIGKILL of a service that has been up > 1 s -> its new `u` event;
   * control latency: `d` written to supervise/control -> the `D` event;
-  * idle wake-ups: voluntary context switches of the supervisors over an idle period.
+  * idle wake-ups: voluntary context switches of the supervisors over an idle period;
+  * many services: all-up, PSS and stop (SIGTERM -> s6-svscan gone) for --many services
+    (5,000 by default), both run with nofile=16384 (s6 with `-c`, so that it takes them all).
 and prints a table with the ratio ours / s6.  Run: `python3 benchmarks/bench_supervisor.py`.
 Polling happens here, in the measuring harness, never in the supervisors measured.
 """
@@ -60,11 +62,11 @@ def up_pid(servicedir):
 class Tree:
     """One running supervision tree on a fresh scandir of N services."""
 
-    def __init__(self, impl, n):
+    def __init__(self, impl, n, prefix=(), options=()):
         self.scandir = make_scandir(n)
         self.services = service_dirs(self.scandir)
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(IMPLEMENTATIONS[impl] + [self.scandir],
+        self.proc = subprocess.Popen(list(prefix) + IMPLEMENTATIONS[impl] + list(options) + [self.scandir],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
 
@@ -170,6 +172,23 @@ def measure_all_up(impl, n):
         tree.stop()
 
 
+def measure_many(impl, n):
+    """(all-up s, supervisors' PSS kB, stop s) for N services, fd limit raised for both."""
+    prefix = ["prlimit", "--nofile=16384:16384"]
+    options = ["-c", str(n + 10)] if impl == "s6" else []
+    tree = Tree(impl, n, prefix=prefix, options=options)
+    try:
+        elapsed = tree.wait_all_up(timeout=300.0)
+        time.sleep(1.0)
+        pss = sum(pss_kb(p) for p in tree.supervisor_pids())
+        t0 = time.monotonic()
+        os.kill(tree.proc.pid, signal.SIGTERM)
+        tree.proc.wait(120)
+        return elapsed, pss, time.monotonic() - t0
+    finally:
+        tree.stop()
+
+
 def measure_respawn(impl, rounds):
     tree = Tree(impl, 1)
     svc = tree.services[0]
@@ -231,6 +250,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=5, help="all-up runs per size (median)")
     parser.add_argument("--rounds", type=int, default=7, help="respawn/control samples")
     parser.add_argument("--idle", type=float, default=10.0, help="idle period, seconds")
+    parser.add_argument("--many", type=int, default=5000, help="services of the big tree (0: skip)")
     args = parser.parse_args()
     for impl, argv in IMPLEMENTATIONS.items():
         if not os.access(argv[0], os.X_OK):
@@ -245,6 +265,12 @@ def main():
         rows.append(("all up, N=%d (ms)" % n, results["s6"][0] * 1e3, results["s6py"][0] * 1e3))
         rows.append(("supervisor PSS, N=%d (MB)" % n, results["s6"][1] / 1024,
                      results["s6py"][1] / 1024))
+    if args.many:
+        many = {impl: measure_many(impl, args.many) for impl in IMPLEMENTATIONS}
+        n = args.many
+        rows.append(("all up, N=%d, nofile 16384 (ms)" % n, many["s6"][0] * 1e3, many["s6py"][0] * 1e3))
+        rows.append(("supervisor PSS, N=%d (MB)" % n, many["s6"][1] / 1024, many["s6py"][1] / 1024))
+        rows.append(("SIGTERM -> svscan gone, N=%d (ms)" % n, many["s6"][2] * 1e3, many["s6py"][2] * 1e3))
     respawn = {impl: measure_respawn(impl, args.rounds) for impl in IMPLEMENTATIONS}
     # s6 2.11.3 waits 1 s after any death of a service without notification-fd; we respawn
     # at once a service that had been up (ready) for over 1 s (docs/supervision.md)

@@ -359,6 +359,36 @@ def test_500_services_under_nofile_1024(box):
     assert "Too many open files" not in r.err, r.err[-2000:]
 
 
+@pytest.fixture(scope="module")
+def installed_init(tmp_path_factory):
+    """The tarball's own /init (its sh part included), extracted somewhere."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
+    from s6py.build import overlay
+
+    d = tmp_path_factory.mktemp("installed")
+    overlay.build(str(d / "overlay.tar.gz"))
+    subprocess.run(["tar", "xzf", str(d / "overlay.tar.gz"), "-C", str(d)], check=True)
+    return str(d / "init")
+
+
+def test_init_takes_the_soft_nofile_limit_up_to_the_hard_one(box, installed_init):
+    """Under nofile=1024:8192, 1,200 services (2,400 fds) fit only because /init raised the
+    soft limit: every one comes up, with no shortage line, and the CMD sees 8192."""
+    for i in range(1200):
+        box.service("s%04d" % i, "exec sleep 100\n")
+    box.init = box.file("data/limited-init", '#!/bin/sh\nexec prlimit --nofile=1024:8192 "%s" "$@"\n'
+                        % installed_init, 0o755)
+    script = 'ulimit -Sn; n=0; for s in "$S6PY_ROOT"/run/service/*/supervise/status; do ' \
+             '[ -e "$s" ] && n=$((n+1)); done; echo $n'
+    r = box.run(["sh", "-c", script], timeout=120,
+                env={"S6_CMD_WAIT_FOR_SERVICES": "1", "S6_CMD_WAIT_FOR_SERVICES_MAXTIME": "60000",
+                     "S6_BEHAVIOUR_IF_STAGE2_FAILS": "2", "S6_SERVICES_GRACETIME": "20000"})
+    assert r.code == 0, r.err[-2000:]
+    assert r.out.split() == ["8192", "1200"], (r.out, r.err[-2000:])
+    assert "Too many open files" not in r.err, r.err[-2000:]
+
+
 def test_more_services_than_fds_one_line_cmd_and_cont_finish_still_run(box):
     """700 services need 1,400 fds under nofile=1024: the ones past the limit are queued
     (one line names the shortage), the CMD and cont-finish.d still start (the fd reserve),
