@@ -9,35 +9,90 @@ import pytest
 
 from pid1 import make_service
 from s6py.engine.loop import Loop
-from s6py.engine.service import ACTIONS, LETTER_EVENTS, Event, Service, State
+from s6py.engine.service import ACTIONS, COLUMNS, GRID, LETTER_EVENTS, Event, Service, State
 from s6py.wire import control, fifodir
 from s6py.wire import status as svstatus
 
 
 # ------------------------------------------------------------------ the table
 
-def test_every_state_reacts_to_every_event():
+# s6-supervise.c's table (s6 2.15: `actions[5][31]`, rows DOWN UP FINISH LASTUP LASTFINISH,
+# columns TIMEOUT CHLD TERM HUP QUIT INT, a b q h k t i 1 2 p c y r l P C K, o d u D U x O Q),
+# transcribed: the names of its action functions.
+S6_KILLS = "killa killb killq killh killk killt killi kill1 kill2 killp killc killy killr killl killP killC killK"
+S6_NOPS = " ".join(["nop"] * 17)
+S6_TABLE = {
+    State.DOWN: "downtimeout nop bail bail bail bail " + S6_NOPS +
+                " down_o wantdown down_u wantDOWN down_U bail wantdown wantDOWN",
+    State.UP: "uptimeout up_z up_term up_x bail sigint " + S6_KILLS +
+              " wantdown up_d wantup up_D wantUP up_x wantdown wantDOWN",
+    State.FINISH: "finishtimeout finish_z finish_x finish_x bail sigint " + S6_NOPS +
+                  " wantdown wantdown wantup wantDOWN wantUP finish_x wantdown wantDOWN",
+    State.LASTUP: "uptimeout lastup_z up_d closethem bail sigint " + S6_KILLS +
+                  " wantdown up_d wantup up_D wantUP closethem wantdown wantDOWN",
+    State.LASTFINISH: "finishtimeout lastfinish_z nop closethem bail sigint " + S6_NOPS +
+                      " wantdown wantdown wantup wantDOWN wantUP closethem wantdown wantDOWN",
+}
+S6_COLUMNS = ("TIMEOUT CHLD TERM HUP QUIT INT a b q h k t i 1 2 p c y r l P C K o d u D U x O Q").split()
+
+# Where each s6 action leaves the state (its `state = ...` lines, trystart's UP,
+# set_down_and_ready's DOWN, bail()): (if it spawned ./run or ./finish, if not); None: stays.
+S6_TRANSITIONS = {
+    "downtimeout": (State.UP, None), "down_o": (State.UP, None), "down_u": (State.UP, None),
+    "down_U": (State.UP, None),
+    "up_z": (State.FINISH, State.DOWN), "lastup_z": (State.LASTFINISH, "bail"),
+    "finish_z": (State.DOWN, State.DOWN), "lastfinish_z": ("bail", "bail"),
+    "up_x": (State.LASTUP, State.LASTUP), "up_term": (State.LASTUP, State.LASTUP),
+    "finish_x": (State.LASTFINISH, State.LASTFINISH),
+    "bail": ("bail", "bail"), "sigint": ("bail", "bail"),
+}
+
+
+def s6_name(method):
+    """Our method name as s6-supervise.c spells its function (down_timeout -> downtimeout)."""
+    name = method.__name__ if hasattr(method, "__name__") else method
+    keep_underscore = {"down_o", "down_u", "down_U", "up_z", "up_term", "up_x", "up_d", "up_D",
+                       "finish_z", "finish_x", "lastup_z", "lastfinish_z"}
+    return name if name in keep_underscore else name.replace("_", "")
+
+
+def cell_names():
+    """Every cell of our GRID as (state, column name, s6-style action name, done, not done)."""
+    for state in State:
+        for event, column in zip(COLUMNS, S6_COLUMNS):
+            assert event.name in (column, "USR" + column)
+            cell = GRID[state][COLUMNS.index(event)]
+            name, *targets = (cell,) if isinstance(cell, str) else cell
+            targets = targets or [None]
+            yield state, column, s6_name(name), targets[0], targets[-1]
+
+
+def test_the_grid_is_s6_supervise_cell_for_cell():
+    """All 5 x 31 cells: the same action as s6-supervise.c's table."""
+    ours = {(state, column): name for state, column, name, _, _ in cell_names()}
+    theirs = {(state, column): name for state, row in S6_TABLE.items()
+              for column, name in zip(S6_COLUMNS, row.split())}
+    assert len(theirs) == 5 * 31
+    assert ours == theirs
+
+
+def test_every_transition_is_s6_supervise():
+    """Each cell's next states are those s6's action leads to; a bail cell ends."""
+    for state, column, name, done, not_done in cell_names():
+        expected = S6_TRANSITIONS.get(name, (None, None))
+        assert (done, not_done) == expected, (state, column, name)
+
+
+def test_the_grid_compiles_to_methods_for_every_event():
     for state in State:
         assert set(ACTIONS[state]) == set(Event)
+        for method, _, _ in ACTIONS[state].values():
+            assert callable(method)
 
 
 def test_control_letters_are_those_of_s6():
     letters = {chr(b) for b in LETTER_EVENTS}
-    assert letters == set(control.SUPERVISE_LETTERS) | {"Q"}
-
-
-@pytest.mark.parametrize("state, event, action", [
-    (State.DOWN, Event.u, "down_u"), (State.DOWN, Event.d, "want_down"),
-    (State.DOWN, Event.x, "bail"), (State.DOWN, Event.k, "nop"),
-    (State.UP, Event.d, "up_d"), (State.UP, Event.x, "up_x"), (State.UP, Event.CHLD, "up_z"),
-    (State.UP, Event.O, "want_down"), (State.UP, Event.TERM, "up_term"),
-    (State.FINISH, Event.d, "want_down"), (State.FINISH, Event.x, "finish_x"),
-    (State.FINISH, Event.k, "nop"), (State.FINISH, Event.TIMEOUT, "finish_timeout"),
-    (State.LASTUP, Event.CHLD, "lastup_z"), (State.LASTUP, Event.u, "want_up"),
-    (State.LASTFINISH, Event.CHLD, "lastfinish_z"), (State.LASTFINISH, Event.TERM, "nop"),
-])
-def test_table_cells_match_s6_supervise(state, event, action):
-    assert ACTIONS[state][event] is getattr(Service, action)
+    assert letters == set(control.SUPERVISE_LETTERS) | {"Q", "l"}
 
 
 # ------------------------------------------------------------ live services
@@ -150,10 +205,11 @@ def test_x_in_down_state_ends_supervision_and_releases_the_lock(loop, supervised
     ended = []
     service, listener = supervised(files={"down": ""})
     service.on_exit = ended.append
-    spin(loop, lambda: listener.read() == b"s" or True)
+    assert listener.read() == b"s"  # start() has written it: ./down, so no `u`
     assert svok(theirs, service.path) == 0
     service.fire(Event.x)
     assert ended == [service]
+    assert listener.read() == b"x"
     assert svok(theirs, service.path) == 1
 
 
@@ -234,3 +290,17 @@ def test_scanner_on_command_can_take_over_svscanctl_letters(loop, tmp_path, thei
         for service in scanner.services().values():
             service.fire(Event.QUIT)
         scanner.close_control()
+
+
+def test_listeners_hear_an_event_once_its_transition_is_complete(loop, supervised):
+    """The grid's cell sets the state after its action: events sent by the action reach
+    in-process listeners afterwards, so each sees the state it announces."""
+    service, _ = supervised(run="exec sleep 100000\n")
+    seen = []
+    service.add_listener(lambda svc, event: seen.append((event, svc.state)))
+    spin(loop, lambda: service.state is State.UP)
+    service.fire(Event.d)
+    spin(loop, lambda: (b"D", State.DOWN) in seen)
+    service.fire(Event.u)
+    spin(loop, lambda: (b"u", State.UP) in seen)
+    assert seen == [(b"d", State.DOWN), (b"D", State.DOWN), (b"u", State.UP)]

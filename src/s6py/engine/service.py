@@ -1,9 +1,11 @@
 """One supervised service: s6-supervise's state machine, without a process of its own.
 
 The shape is s6-supervise.c's: five states, a list of events (deadline, death of the
-child, the four supervisor signals, every control letter), and one table
-`ACTIONS[state][event]` naming a small method.  The loop only turns readiness of the
-control FIFO / readiness pipe, child deaths and deadlines into `fire(event)` calls.
+child, the four supervisor signals, every control letter), and one literal grid, `GRID`
+(state x event -> action and next state), at the end of this module.  The loop only turns
+readiness of the control FIFO / readiness pipe, child deaths and deadlines into
+`fire(event)` calls; `fire` runs the cell's action and makes its transition, the only place
+where the state changes.
 
 The on-disk side is byte-compatible with s6 2.11: `supervise/{lock,control,status,
 death_tally}` and the `event/` fifodir, the status record rewritten at the same moments
@@ -24,7 +26,7 @@ from s6py.engine.spawn import SpawnError, spawn
 from s6py.wire import control, deathtally, fifodir, tai64n
 from s6py.wire import status as svstatus
 
-__all__ = ["State", "Event", "Service", "ACTIONS", "LETTER_EVENTS"]
+__all__ = ["State", "Event", "Service", "GRID", "COLUMNS", "ACTIONS", "LETTER_EVENTS"]
 
 SPAWN_RETRY = 10       # seconds after a failed spawn of ./run (s6 2.11.3 says the same)
 SYSCALL_RETRY = 60     # seconds after a failed pipe()/fork() (as s6)
@@ -95,6 +97,7 @@ class Event(_Symbol):
     c = "c"
     y = "y"
     r = "r"
+    l = "l"  # noqa: E741 (s6 2.14's letter: the reload signal)
     P = "P"
     C = "C"
     K = "K"
@@ -108,15 +111,13 @@ class Event(_Symbol):
     Q = "Q"
 
 
-#: control byte -> event (the letters of s6 2.11 plus P C K of later versions, and Q)
+#: control byte -> event (the letters of s6 2.11, P C K of 2.13, l of 2.14, and Q)
 LETTER_EVENTS = {e.value.encode()[0]: e for e in Event if len(e.value) == 1}
 
-_SIMPLE_SIGNALS = {
-    Event.a: signal.SIGALRM, Event.b: signal.SIGABRT, Event.q: signal.SIGQUIT,
-    Event.h: signal.SIGHUP, Event.k: signal.SIGKILL, Event.t: signal.SIGTERM,
-    Event.i: signal.SIGINT, Event.USR1: signal.SIGUSR1, Event.USR2: signal.SIGUSR2,
-    Event.y: signal.SIGWINCH,
-}
+#: letter -> the signal its action `kill_LETTER` sends to ./run's pid (s6's killa ... killy)
+SIMPLE_SIGNALS = {"a": "SIGALRM", "b": "SIGABRT", "q": "SIGQUIT", "h": "SIGHUP",
+                  "k": "SIGKILL", "t": "SIGTERM", "i": "SIGINT", "1": "SIGUSR1",
+                  "2": "SIGUSR2", "y": "SIGWINCH"}
 
 
 def warn(message):
@@ -170,17 +171,22 @@ class ServiceFiles:
             return None
         return int(text)
 
-    def down_signal(self):
-        text = self.read_line("down-signal", 16)
+    def signal_file(self, filename, default):
+        """The signal named in FILENAME (`down-signal`, `reload-signal`), else DEFAULT."""
+        text = self.read_line(filename, 16)
         if text is None:
-            return signal.SIGTERM
+            return default
         from s6py.wire import signames  # imports `signal`, hence `enum`: only when needed
 
         try:
             return signames.number(text)
         except ValueError:
-            warn("s6-svscan: warning: %s: invalid down-signal, using SIGTERM" % self.name)
-            return signal.SIGTERM
+            warn("s6-svscan: warning: %s: invalid %s, using %s"
+                 % (self.name, filename, signames.name(default)))
+            return default
+
+    def down_signal(self):
+        return self.signal_file("down-signal", signal.SIGTERM)
 
     def exists(self, filename):
         return os.path.lexists(os.path.join(self.path, filename))
@@ -221,6 +227,7 @@ class Service:
         self._closed_stdio = False
         self._child_pid = 0          # pid we watch (./run or ./finish), 0 if none
         self._listeners = []
+        self._held_events = None     # events of the transition under way (see fire)
 
     # ---------------------------------------------------------------- life
 
@@ -246,16 +253,18 @@ class Service:
         self.status.readystamp = self.status.stamp
         self.running = True
         self.loop.add_reader(self._control.read_fd, self._on_control)
-        # s6-supervise announces the down state, sends `s`, then spawns at once: doing the
-        # spawn here writes the status once and sends `su` in one write (nobody can read
-        # in between, we are one thread).  The event/ notification also removes stale
-        # listener FIFOs, as ftrigw_clean does.
-        if self.status.wantup and self._spawn_run():
+        # s6-supervise announces the down state, sends `s`, and its first deadline (now)
+        # spawns ./run.  Firing that deadline inside the same transition writes the status
+        # once and `su` in one write (nobody can read in between, we are one thread).  The
+        # event/ notification also removes stale listener FIFOs, as ftrigw_clean does.
+        self._transition(self._birth)
+
+    def _birth(self):
+        self.notify(b"s")
+        if self.status.wantup:
+            self._cell(Event.TIMEOUT)
+        if self.state is State.DOWN:
             self.announce()
-            self.notify(b"su")
-        else:
-            self.announce()
-            self.notify(b"s")
 
     def _p(self, *parts):
         return os.path.join(self.root, *parts)
@@ -322,6 +331,7 @@ class Service:
             self.loop.unwatch_child(self._child_pid)
             self._child_pid = 0
         self.notify(b"x")
+        self._release_events()
         self._release()
         if self.on_exit is not None:
             self.on_exit(self)
@@ -329,10 +339,32 @@ class Service:
     # ---------------------------------------------------------- plumbing
 
     def fire(self, event):
-        """Run the table's action for EVENT in the current state."""
-        if not self.running:
+        """Run GRID's cell for EVENT in the current state: its action, then its transition.
+
+        The events the action sends reach event/ and the in-process listeners once the
+        transition is complete (one write; a listener sees the new state)."""
+        if self.running:
+            self._transition(self._cell, event)
+
+    def _cell(self, event):
+        action, if_done, if_not = ACTIONS[self.state][event]
+        done = action(self)
+        then = if_done if done or done is None else if_not
+        if then is BAIL:
+            self.bail()
+        elif then is not None:
+            self.state = then
+
+    def _transition(self, step, *args):
+        """Run STEP holding back the events it sends; then send them all at once."""
+        if self._held_events is not None:  # a transition inside one (start's first deadline)
+            step(*args)
             return
-        ACTIONS[self.state][event](self)
+        self._held_events = bytearray()
+        try:
+            step(*args)
+        finally:
+            self._release_events()
 
     def announce(self):
         """Rewrite supervise/status (atomically), as s6's announce()."""
@@ -343,7 +375,19 @@ class Service:
 
     def notify(self, events):
         """Send EVENTS (bytes such as b"u", b"dD") to event/ listeners, then to the
-        in-process listeners (add_listener), one call per event byte."""
+        in-process listeners (add_listener), one call per event byte; during a transition,
+        when it is complete."""
+        if self._held_events is not None:
+            self._held_events += events
+            return
+        self._send(events)
+
+    def _release_events(self):
+        held, self._held_events = self._held_events, None
+        if held:
+            self._send(bytes(held))
+
+    def _send(self, events):
         fifodir.notify(self._p("event"), events)
         if self._listeners:
             for i in range(len(events)):
@@ -464,9 +508,6 @@ class Service:
     def nop(self):
         pass
 
-    def send_signal(self, event):
-        self.kill(_SIMPLE_SIGNALS[event])
-
     def kill_p(self):
         self.kill(signal.SIGSTOP)
         self.status.paused = True
@@ -492,6 +533,9 @@ class Service:
 
     def kill_r(self):
         self.kill(self.files.down_signal())
+
+    def kill_l(self):
+        self.kill(self.files.signal_file("reload-signal", signal.SIGHUP))
 
     def sigint(self):
         """SIGINT to the supervisor: forward it to the service's process group, then leave."""
@@ -535,33 +579,39 @@ class Service:
         self.del_down_file()
         self.want_up()
 
+    # Actions whose cell has two next states return True when they did what they tried
+    # (./run or ./finish spawned), False when not.
+
     def down_timeout(self):
         if self.status.wantup:
-            self.try_start()
-        else:
-            self.cancel_deadline()
+            return self.try_start()
+        self.cancel_deadline()
+        return False
 
     def down_o(self):
         self.want_down()
-        self.try_start()
+        return self.try_start()
 
     def down_u(self):
         self.want_up()
-        self.try_start()
+        return self.try_start()
 
     def down_U(self):
         self.want_UP()
-        self.try_start()
+        return self.try_start()
 
     def try_start(self):
-        """Spawn ./run NAME; on failure say why once and retry after a back-off."""
+        """Spawn ./run NAME; False if it could not (said once; a retry deadline is armed,
+        or the supervision ended because the directory is gone)."""
         self.cancel_deadline()
         if self.removed():
             self._vanished()
-            return
-        if self._spawn_run():
-            self.announce()
-            self.notify(b"u")
+            return False
+        if not self._spawn_run():
+            return False
+        self.announce()
+        self.notify(b"u")
+        return True
 
     def _spawn_run(self):
         """Spawn ./run and record it in the status (not written); False if it failed
@@ -616,7 +666,6 @@ class Service:
         # without notification-fd, being up is being ready (s6 sets the flag at spawn)
         self._ready_at = None if notify_pipe is not None else self._spawned_at
         self.nextstart = None
-        self.state = State.UP
         self.status.pid = pid
         self.status.ready = False
         self.status.stamp = tai64n.now()
@@ -718,10 +767,11 @@ class Service:
         return (died_at if self._spawned_at is None else self._spawned_at) + RESTART_INTERVAL
 
     def set_down_and_ready(self, events):
+        """Down (and so ready to be started again), as s6's set_down_and_ready; the cell
+        that calls it leads to DOWN."""
         self.status.pid = 0
         self.status.finishing = False
         self.status.ready = True
-        self.state = State.DOWN
         self.set_deadline_at(self.loop.time() + RESTART_INTERVAL if self.nextstart is None
                              else self.nextstart)
         self.status.readystamp = tai64n.now()
@@ -729,14 +779,10 @@ class Service:
         self.notify(events)
 
     def up_z(self):
-        if self._run_died():
-            self.state = State.FINISH
+        return self._run_died()
 
     def lastup_z(self):
-        if self._run_died():
-            self.state = State.LASTFINISH
-        else:
-            self.bail()
+        return self._run_died()
 
     def up_timeout(self):
         if self.dying:
@@ -767,11 +813,9 @@ class Service:
         self.up_d()
 
     def up_x(self):
-        self.state = State.LASTUP
         self.close_them()
 
     def up_term(self):
-        self.state = State.LASTUP
         self.up_d()
 
     def finish_timeout(self):
@@ -790,60 +834,80 @@ class Service:
             self.set_down_and_ready(b"D")
 
     def finish_x(self):
-        self.state = State.LASTFINISH
         self.close_them()
 
     def lastfinish_z(self):
         self.finish_z()
-        self.bail()
 
 
-def _signal_action(event):
-    return lambda service: service.send_signal(event)
+def _signal_sender(signame):
+    number = getattr(signal, signame)
+    return lambda service: service.kill(number)
 
 
-def _build_table():
-    """ACTIONS[state][event] -> function(service); the whole behaviour in one place."""
-    S, E = Service, Event
-    signals = {e: _signal_action(e) for e in _SIMPLE_SIGNALS}
-    signals.update({E.p: S.kill_p, E.c: S.kill_c, E.r: S.kill_r,
-                    E.P: S.kill_P, E.C: S.kill_C, E.K: S.kill_K})
-    quiet = {e: S.nop for e in signals}
-    wants = {E.o: S.want_down, E.u: S.want_up, E.U: S.want_UP, E.O: S.want_down, E.Q: S.want_DOWN}
+for _letter, _signame in SIMPLE_SIGNALS.items():
+    setattr(Service, "kill_" + _letter, _signal_sender(_signame))
 
-    down = dict(quiet)
-    down.update({E.TIMEOUT: S.down_timeout, E.CHLD: S.nop, E.TERM: S.bail, E.HUP: S.bail,
-                 E.QUIT: S.bail, E.INT: S.bail,
-                 E.o: S.down_o, E.d: S.want_down, E.u: S.down_u, E.D: S.want_DOWN,
-                 E.U: S.down_U, E.x: S.bail, E.O: S.want_down, E.Q: S.want_DOWN})
-    up = dict(signals)
-    up.update(wants)
-    up.update({E.TIMEOUT: S.up_timeout, E.CHLD: S.up_z, E.TERM: S.up_term, E.HUP: S.up_x,
-               E.QUIT: S.bail, E.INT: S.sigint, E.d: S.up_d, E.D: S.up_D, E.x: S.up_x})
-    finish = dict(quiet)
-    finish.update(wants)
-    finish.update({E.TIMEOUT: S.finish_timeout, E.CHLD: S.finish_z, E.TERM: S.finish_x,
-                   E.HUP: S.finish_x, E.QUIT: S.bail, E.INT: S.sigint,
-                   E.d: S.want_down, E.D: S.want_DOWN, E.x: S.finish_x})
-    lastup = dict(signals)
-    lastup.update(wants)
-    lastup.update({E.TIMEOUT: S.up_timeout, E.CHLD: S.lastup_z, E.TERM: S.up_d,
-                   E.HUP: S.close_them, E.QUIT: S.bail, E.INT: S.sigint,
-                   E.d: S.up_d, E.D: S.up_D, E.x: S.close_them})
-    lastfinish = dict(quiet)
-    lastfinish.update(wants)
-    lastfinish.update({E.TIMEOUT: S.finish_timeout, E.CHLD: S.lastfinish_z, E.TERM: S.nop,
-                       E.HUP: S.close_them, E.QUIT: S.bail, E.INT: S.sigint,
-                       E.d: S.want_down, E.D: S.want_DOWN, E.x: S.close_them})
-    table = {State.DOWN: down, State.UP: up, State.FINISH: finish,
-             State.LASTUP: lastup, State.LASTFINISH: lastfinish}
-    for state, row in table.items():
-        missing = set(Event) - set(row)
-        assert not missing, (state, missing)
-    return table
+#: pseudo-state of a cell: the supervision ends (s6-supervise's bail())
+BAIL = "bail"
+
+#: GRID's columns, in s6-supervise.c's order
+COLUMNS = (Event.TIMEOUT, Event.CHLD, Event.TERM, Event.HUP, Event.QUIT, Event.INT,
+           Event.a, Event.b, Event.q, Event.h, Event.k, Event.t, Event.i, Event.USR1, Event.USR2,
+           Event.p, Event.c, Event.y, Event.r, Event.l, Event.P, Event.C, Event.K,
+           Event.o, Event.d, Event.u, Event.D, Event.U, Event.x, Event.O, Event.Q)
+
+_D, _U, _F, _LU, _LF = State.DOWN, State.UP, State.FINISH, State.LASTUP, State.LASTFINISH
+_KILLS = ("kill_a", "kill_b", "kill_q", "kill_h", "kill_k", "kill_t", "kill_i", "kill_1",
+          "kill_2", "kill_p", "kill_c", "kill_y", "kill_r", "kill_l", "kill_P", "kill_C", "kill_K")
+_NOPS = ("nop",) * len(_KILLS)
+
+#: The whole behaviour of a supervised service: GRID[state] is a row of cells, one per
+#: event of COLUMNS.  A cell is an action (a Service method name), or (action, next state),
+#: or (action, next state if the action did what it tried, next state if not): ./run or
+#: ./finish spawned.  No next state: the state stays.  tests/test_engine_service.py checks
+#: every cell against s6-supervise.c's table and transitions.
+GRID = {
+    #  TIMEOUT              CHLD                      TERM             HUP
+    #  QUIT    INT          control letters a..K (signals to ./run)
+    #  o          d            u                    D            U                    x                  O            Q
+    _D: (("down_timeout", _U, None), "nop", ("bail", BAIL), ("bail", BAIL),
+         ("bail", BAIL), ("bail", BAIL)) + _NOPS +
+        (("down_o", _U, None), "want_down", ("down_u", _U, None), "want_DOWN", ("down_U", _U, None),
+         ("bail", BAIL), "want_down", "want_DOWN"),
+    _U: ("up_timeout", ("up_z", _F, _D), ("up_term", _LU), ("up_x", _LU),
+         ("bail", BAIL), ("sigint", BAIL)) + _KILLS +
+        ("want_down", "up_d", "want_up", "up_D", "want_UP", ("up_x", _LU), "want_down", "want_DOWN"),
+    _F: ("finish_timeout", ("finish_z", _D), ("finish_x", _LF), ("finish_x", _LF),
+         ("bail", BAIL), ("sigint", BAIL)) + _NOPS +
+        ("want_down", "want_down", "want_up", "want_DOWN", "want_UP", ("finish_x", _LF),
+         "want_down", "want_DOWN"),
+    _LU: ("up_timeout", ("lastup_z", _LF, BAIL), "up_d", "close_them",
+          ("bail", BAIL), ("sigint", BAIL)) + _KILLS +
+         ("want_down", "up_d", "want_up", "up_D", "want_UP", "close_them", "want_down", "want_DOWN"),
+    _LF: ("finish_timeout", ("lastfinish_z", BAIL), "nop", "close_them",
+          ("bail", BAIL), ("sigint", BAIL)) + _NOPS +
+         ("want_down", "want_down", "want_up", "want_DOWN", "want_UP", "close_them",
+          "want_down", "want_DOWN"),
+}
 
 
-ACTIONS = _build_table()
+def _compile(grid):
+    """GRID -> ACTIONS[state][event] = (method, next if done, next if not): what fire() runs."""
+    actions = {}
+    for state, row in grid.items():
+        assert len(row) == len(COLUMNS), (state, len(row))
+        cells = {}
+        for event, cell in zip(COLUMNS, row):
+            if isinstance(cell, str):
+                cell = (cell,)
+            name, targets = cell[0], cell[1:] or (None,)
+            cells[event] = (getattr(Service, name), targets[0], targets[-1])
+        actions[state] = cells
+    return actions
+
+
+ACTIONS = _compile(GRID)
 
 
 def _close(fd):
