@@ -69,13 +69,18 @@ class Reporter:
 
     ERROR, WARNING, INFO, DEBUG = 0, 1, 2, 3
 
-    def __init__(self, prog, verbosity=1, fd=2):
+    def __init__(self, prog, verbosity=1, fd=2, subject=""):
         self.prog = prog
         self.verbosity = verbosity
         self.fd = fd
+        self.subject = subject  # "NAME: " before every message, or ""
 
     def as_prog(self, prog):
-        return Reporter(prog, self.verbosity, self.fd)
+        return Reporter(prog, self.verbosity, self.fd, self.subject)
+
+    def about(self, subject):
+        """The same reporter, its messages about SUBJECT: `PROG: KIND: SUBJECT: MESSAGE`."""
+        return Reporter(self.prog, self.verbosity, self.fd, subject + ": ")
 
     def line(self, level, text):
         """TEXT as it is (one line), if LEVEL is within the verbosity."""
@@ -83,7 +88,7 @@ class Reporter:
             say(self.fd, text + "\n")
 
     def kind(self, level, kind, *parts):
-        self.line(level, "%s: %s: %s" % (self.prog, kind, "".join(parts)))
+        self.line(level, "%s: %s: %s%s" % (self.prog, kind, self.subject, "".join(parts)))
 
     def fatal(self, *parts):
         """The fatal line only: the caller decides how to end."""

@@ -20,7 +20,6 @@ import _signal as signal  # the `signal` module imports `enum`: milliseconds of 
 import errno
 import os
 import stat
-import sys
 
 from s6py.engine.spawn import SpawnError, spawn
 from s6py.wire import control, deathtally, fifodir, tai64n
@@ -120,21 +119,21 @@ SIMPLE_SIGNALS = {"a": "SIGALRM", "b": "SIGABRT", "q": "SIGQUIT", "h": "SIGHUP",
                   "2": "SIGUSR2", "y": "SIGWINCH"}
 
 
-def warn(message):
-    try:
-        sys.stderr.write(message + "\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
+def _default_reporter(name):
+    """PID 1's and s6-svscan's form: `s6-svscan: warning: NAME: ...`."""
+    from s6py.diag import Reporter
+
+    return Reporter("s6-svscan").about(name)
 
 
 class ServiceFiles:
     """Reads the optional configuration files of a service directory, s6's way:
     a missing file means the default, garbage gives one warning and the default."""
 
-    def __init__(self, where, name):
+    def __init__(self, where, name, reporter):
         self._where = where      # -> the service directory's current path
         self.name = name
+        self.warn = reporter.warn
 
     @property
     def path(self):
@@ -147,15 +146,15 @@ class ServiceFiles:
         except FileNotFoundError:
             return None
         except OSError as e:
-            warn("s6-svscan: warning: %s: unable to open %s: %s" % (self.name, filename, e.strerror))
+            self.warn("unable to open %s: %s" % (filename, e.strerror))
             return None
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                warn("s6-svscan: warning: %s: %s is not a regular file, ignoring it" % (self.name, filename))
+                self.warn("%s is not a regular file, ignoring it" % filename)
                 return None
             data = os.read(fd, limit)
         except OSError as e:
-            warn("s6-svscan: warning: %s: unable to read %s: %s" % (self.name, filename, e.strerror))
+            self.warn("unable to read %s: %s" % (filename, e.strerror))
             return None
         finally:
             os.close(fd)
@@ -167,7 +166,7 @@ class ServiceFiles:
             return None
         text = text.strip()
         if not text.isdigit():
-            warn("s6-svscan: warning: %s: invalid %s, ignoring it" % (self.name, filename))
+            self.warn("invalid %s, ignoring it" % filename)
             return None
         return int(text)
 
@@ -181,8 +180,8 @@ class ServiceFiles:
         try:
             return signames.number(text)
         except ValueError:
-            warn("s6-svscan: warning: %s: invalid %s, using %s"
-                 % (self.name, filename, signames.name(default)))
+            self.warn("invalid %s, using %s"
+                      % (filename, signames.name(default)))
             return default
 
     def down_signal(self):
@@ -202,10 +201,16 @@ class Service:
               fds given to ./run and ./finish as 0 and 1 (None: /dev/null for stdin,
               our own stdout for stdout); the owner keeps them open.
     on_exit   callback(service) once the supervision has ended (after the `x` event)
+    want_up   None: up unless ./down exists; True/False: as told
+    reporter  a diag.Reporter for its warnings (default `s6-svscan: warning: NAME: ...`;
+              a standalone s6-supervise says `s6-supervise NAME: warning: ...`)
     """
 
-    def __init__(self, loop, path, name, stdin=None, stdout=None, on_exit=None, want_up=None):
+    def __init__(self, loop, path, name, stdin=None, stdout=None, on_exit=None, want_up=None,
+                 reporter=None):
         self.loop = loop
+        self.reporter = reporter if reporter is not None else _default_reporter(name)
+        self.warn = self.reporter.warn
         self.initial_want_up = want_up  # None: up unless ./down exists; True/False: as told
         self.deaths = 0                # times ./run died under this supervision
         self.path = os.path.abspath(path)
@@ -213,7 +218,7 @@ class Service:
         self.stdin = stdin
         self.stdout = stdout
         self.on_exit = on_exit
-        self.files = ServiceFiles(lambda: self.root, name)
+        self.files = ServiceFiles(lambda: self.root, name, self.reporter)
         self.status = svstatus.Status()
         self.state = State.DOWN
         self.dying = False
@@ -247,7 +252,7 @@ class Service:
             fd = os.open(self._p(deathtally.FILENAME), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
             os.close(fd)
         except OSError as e:
-            warn("s6-svscan: warning: %s: unable to truncate %s: %s" % (self.name, deathtally.FILENAME, e.strerror))
+            self.warn("unable to truncate %s: %s" % (deathtally.FILENAME, e.strerror))
         self.status.wantup = (not self.files.exists("down")) if self.initial_want_up is None else self.initial_want_up
         self.status.stamp = tai64n.now()
         self.status.readystamp = self.status.stamp
@@ -371,7 +376,7 @@ class Service:
         try:
             svstatus.write(self.root, self.status)
         except OSError as e:
-            warn("s6-svscan: warning: %s: unable to write status file: %s" % (self.name, e.strerror))
+            self.warn("unable to write status file: %s" % e.strerror)
 
     def notify(self, events):
         """Send EVENTS (bytes such as b"u", b"dD") to event/ listeners, then to the
@@ -431,7 +436,7 @@ class Service:
         try:
             data = self._control.read()
         except OSError as e:
-            warn("s6-svscan: warning: %s: unable to read supervise/control: %s" % (self.name, e.strerror))
+            self.warn("unable to read supervise/control: %s" % e.strerror)
             return
         for byte in data:
             event = LETTER_EVENTS.get(byte)
@@ -450,8 +455,8 @@ class Service:
 
     def _vanished(self):
         """The directory was deleted under us: say so once and end this supervision."""
-        warn("s6-svscan: warning: %s: service directory %s was removed - no longer supervised"
-             % (self.name, self.path))
+        self.warn("service directory %s was removed - no longer supervised"
+                  % self.path)
         self.bail()
 
     def _on_notify(self):
@@ -561,7 +566,7 @@ class Service:
             fd = os.open(self._p("down"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
             os.close(fd)
         except OSError as e:
-            warn("s6-svscan: warning: %s: unable to create ./down file: %s" % (self.name, e.strerror))
+            self.warn("unable to create ./down file: %s" % e.strerror)
 
     def del_down_file(self):
         try:
@@ -569,7 +574,7 @@ class Service:
         except FileNotFoundError:
             pass
         except OSError as e:
-            warn("s6-svscan: warning: %s: unable to unlink ./down file: %s" % (self.name, e.strerror))
+            self.warn("unable to unlink ./down file: %s" % e.strerror)
 
     def want_DOWN(self):
         self.add_down_file()
@@ -620,20 +625,20 @@ class Service:
         lock_fd = self.files.read_uint("lock-fd")
         if lock_fd is not None:
             if lock_fd < 3 or lock_fd > 1023:
-                warn("s6-svscan: warning: %s: invalid lock-fd, ignoring it" % self.name)
+                self.warn("invalid lock-fd, ignoring it")
                 lock_fd = None
             else:
                 if _is_locked(self._p(SERVICE_LOCK)):
-                    warn("s6-svscan: warning: %s: another instance of the service is already"
-                         " running, child will block" % self.name)
+                    self.warn("another instance of the service is already"
+                              " running, child will block")
                 lock = (lock_fd, SERVICE_LOCK)
         notif = self.files.read_uint("notification-fd")
         if notif is not None and notif > 1023:
-            warn("s6-svscan: warning: %s: invalid notification-fd, ignoring it" % self.name)
+            self.warn("invalid notification-fd, ignoring it")
             notif = None
         if notif is not None and notif == lock_fd:
-            warn("s6-svscan: warning: %s: unable to start service: notification-fd and"
-                 " lock-fd are the same" % self.name)
+            self.warn("unable to start service: notification-fd and"
+                      " lock-fd are the same")
             return False
         fds = {}
         notify_pipe = None
@@ -646,14 +651,14 @@ class Service:
                         fds=fds, lock=lock)
         except SpawnError as e:
             self._close_pair(notify_pipe)
-            warn("s6-svscan: warning: %s: %s - waiting %d seconds"
-                 % (self.name, e.describe().replace("./run", "run"), SPAWN_RETRY))
+            self.warn("%s - waiting %d seconds"
+                      % (e.describe().replace("./run", "run"), SPAWN_RETRY))
             self.set_deadline(SPAWN_RETRY)
             return False
         except OSError as e:
             self._close_pair(notify_pipe)
-            warn("s6-svscan: warning: %s: unable to spawn ./run: %s - waiting %d seconds"
-                 % (self.name, e.strerror, SYSCALL_RETRY))
+            self.warn("unable to spawn ./run: %s - waiting %d seconds"
+                      % (e.strerror, SYSCALL_RETRY))
             self.set_deadline(SYSCALL_RETRY)
             return False
         if notify_pipe is not None:
@@ -695,7 +700,7 @@ class Service:
         except FileNotFoundError:
             data = b""
         except OSError as e:
-            warn("s6-svscan: warning: %s: unable to read %s: %s" % (self.name, deathtally.FILENAME, e.strerror))
+            self.warn("unable to read %s: %s" % (deathtally.FILENAME, e.strerror))
             return
         data = data[:len(data) - len(data) % deathtally.RECORD_SIZE]
         data += deathtally.pack_record(self.status.stamp, self.status.wstat)
@@ -709,7 +714,7 @@ class Service:
                 os.close(fd)
             os.rename(tmp, path)
         except OSError as e:
-            warn("s6-svscan: warning: %s: unable to write %s: %s" % (self.name, deathtally.FILENAME, e.strerror))
+            self.warn("unable to write %s: %s" % (deathtally.FILENAME, e.strerror))
 
     def _run_died(self):
         """./run is dead: record it, spawn ./finish; False when there is no ./finish."""
@@ -739,11 +744,11 @@ class Service:
                         cwd=self.root, stdin=stdin, stdout=stdout)
         except SpawnError as e:
             if not (e.step == "exec" and e.errno == errno.ENOENT and not self.files.exists("finish")):
-                warn("s6-svscan: warning: %s: %s" % (self.name, e.describe()))
+                self.warn(e.describe())
             self.set_down_and_ready(b"dD")
             return False
         except OSError as e:
-            warn("s6-svscan: warning: %s: unable to spawn ./finish: %s" % (self.name, e.strerror))
+            self.warn("unable to spawn ./finish: %s" % e.strerror)
             self.set_down_and_ready(b"dD")
             return False
         self._watch(pid)
@@ -819,8 +824,8 @@ class Service:
         self.up_d()
 
     def finish_timeout(self):
-        warn("s6-svscan: warning: %s: finish script lifetime reached maximum value -"
-             " sending it a SIGKILL" % self.name)
+        self.warn("finish script lifetime reached maximum value -"
+                  " sending it a SIGKILL")
         self.kill_c()
         self.kill(signal.SIGKILL)
         self.set_deadline(KILL_RETRY)

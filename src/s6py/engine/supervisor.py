@@ -291,7 +291,7 @@ class Supervisor:
             return member.service is not None
         service = Service(self.loop, member.path, member.name, stdin=member.stdin,
                           stdout=member.stdout, on_exit=self._service_ended,
-                          want_up=member.want_up)
+                          want_up=member.want_up, reporter=self.reporter.about(member.name))
         service.member = member
         in_use = _fds_in_use()
         if self._fd_limit is not None and in_use + 2 + FD_HEADROOM > self._fd_limit:
