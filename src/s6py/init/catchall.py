@@ -121,17 +121,16 @@ class CatchAll:
         self.logdir = real
 
     def _write_run(self, account):
-        import sys
+        from s6py import INTERPRETER_FLAGS, interpreter, package_parent
 
-        src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        python = sys.executable or "/usr/bin/python3"
-        text = ("#!%s -IS\n"
+        text = ("#!%s %s\n"
                 "# The catch-all logger (S6_LOGGING): written by /init at boot.\n"
                 "import sys\n"
                 "sys.path.insert(0, %r)\n"
                 "from s6py.cmd.logutil import catchall\n"
                 "sys.exit(catchall(%r, %r, %r))\n"
-                % (python, src, self.logdir, list(self.settings.logging_script), account))
+                % (interpreter(), INTERPRETER_FLAGS, package_parent(), self.logdir,
+                   list(self.settings.logging_script), account))
         os.makedirs(self.servicedir, 0o755, exist_ok=True)
         run = os.path.join(self.servicedir, "run")
         with open(run + ".new", "w") as f:

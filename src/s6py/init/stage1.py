@@ -23,7 +23,6 @@ set, /var/run/s6/{services,container_environment,env-stage3} are made symlinks i
 import errno
 import os
 import stat
-import sys
 
 from s6py.init import contenv
 
@@ -168,11 +167,10 @@ def _relative_symlink(target, link):
 
 def halt_script(scandir):
     """The text of /run/s6/basedir/bin/halt: runs our `halt` with this interpreter and package."""
-    src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return ("#!/bin/sh\n"
-            "exec %s -IS -c 'import sys; sys.path.insert(0, sys.argv.pop(1)); "
-            "from s6py.cli import main; sys.exit(main())' %s halt -s %s \"$@\"\n"
-            % (_shquote(sys.executable or "/usr/bin/python3"), _shquote(src), _shquote(scandir)))
+    from s6py import self_argv
+
+    argv = self_argv("halt", "-s", scandir)
+    return "#!/bin/sh\nexec %s \"$@\"\n" % " ".join(_shquote(a) for a in argv)
 
 
 def _shquote(text):
