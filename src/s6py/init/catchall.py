@@ -96,7 +96,7 @@ class CatchAll:
                           % (account, e, FALLBACK_IDS[0], FALLBACK_IDS[1]))
 
     def _make_logdir(self, uid, gid):
-        from s6py.init.stage1 import _relative_symlink
+        from s6py.init.stage1 import relative_symlink
 
         run_name = self.paths.uncaught_logs
         var_name = self.paths.at("/var/log/s6-uncaught-logs")
@@ -114,7 +114,7 @@ class CatchAll:
         if real == run_name:
             os.makedirs(run_name, 0o2700, exist_ok=True)
         else:
-            _relative_symlink(var_name, run_name)
+            relative_symlink(var_name, run_name)
         if uid is not None:
             os.chown(real, uid, gid)
         os.chmod(real, 0o2700)

@@ -152,7 +152,7 @@ def write_file(path, data, mode=0o644):
     os.rename(tmp, path)
 
 
-def _relative_symlink(target, link):
+def relative_symlink(target, link):
     """LINK -> TARGET, relative (so it also works under a test root prefix)."""
     parent = os.path.realpath(os.path.dirname(link))
     rel = os.path.relpath(os.path.realpath(target), parent)
@@ -186,8 +186,8 @@ def build_tree(settings, paths, environ, say):
         _rmrf(stale)
     _mkdir(s6)
     _mkdir(paths.real_scandir)
-    _relative_symlink(paths.real_scandir, paths.scandir)
-    _relative_symlink(paths.real_scandir, paths.legacy_services)
+    relative_symlink(paths.real_scandir, paths.scandir)
+    relative_symlink(paths.real_scandir, paths.legacy_services)
     _mkdir(os.path.join(s6, "env-stage3"))
     _mkdir(paths.basedir)
     _mkdir(os.path.join(paths.basedir, "bin"))
@@ -224,7 +224,7 @@ def _link_legacy_names(settings, paths, say):
         _mkdir(legacy)
         for name in ("services", "container_environment", "env-stage3"):
             target = paths.scandir if name == "services" else os.path.join(s6, name)
-            _relative_symlink(target, os.path.join(legacy, name))
+            relative_symlink(target, os.path.join(legacy, name))
     except OSError as e:
         say.info("unable to create the /var/run/s6 names (%s): use the /run names"
                  % (e.strerror or e))
@@ -235,7 +235,7 @@ def link_user_dirs(paths, directories):
     /var/run/s6/etc the place scripts found them; it is /run/s6/etc through /var/run)."""
     _mkdir(paths.runtime_etc)
     for name, directory in directories.items():
-        _relative_symlink(directory, os.path.join(paths.runtime_etc, name))
+        relative_symlink(directory, os.path.join(paths.runtime_etc, name))
 
 
 def tree_environment(settings, environ, root_prefix=None):
