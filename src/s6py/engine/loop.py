@@ -125,6 +125,17 @@ def _generic_events(mask):  # pragma: no cover - not Linux
     return (1 if mask & _READ else 0) | (2 if mask & _WRITE else 0)
 
 
+def read_available(fd, size):
+    """What a non-blocking FD has to give now: bytes, b"" at end of file (or a read error,
+    which ends the stream just the same), None when nothing is there yet."""
+    try:
+        return os.read(fd, size)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
+
+
 class TimerHandle:
     """A pending call; `cancel()` makes it a no-op (it stays in the heap until due)."""
 

@@ -21,6 +21,7 @@ import errno
 import os
 import stat
 
+from s6py.engine.loop import read_available
 from s6py.engine.spawn import SpawnError, spawn
 from s6py.wire import control, deathtally, fifodir, tai64n
 from s6py.wire import status as svstatus
@@ -461,15 +462,11 @@ class Service:
 
     def _on_notify(self):
         """Readiness: a newline on the notification pipe (data before it is ignored)."""
-        fd = self._notify_fd
         while True:
-            try:
-                data = os.read(fd, 512)
-            except (BlockingIOError, InterruptedError):
+            data = read_available(self._notify_fd, 512)
+            if data is None:
                 return
-            except OSError:
-                data = b""
-            if data and b"\n" in data:
+            if b"\n" in data:
                 self._ready_at = self.loop.time()
                 self.status.readystamp = tai64n.now()
                 self.status.ready = True
@@ -513,25 +510,22 @@ class Service:
     def nop(self):
         pass
 
-    def kill_p(self):
-        self.kill(signal.SIGSTOP)
-        self.status.paused = True
+    def _pause(self, send, signum, paused):
+        send(signum)
+        self.status.paused = paused
         self.announce()
+
+    def kill_p(self):
+        self._pause(self.kill, signal.SIGSTOP, True)
 
     def kill_c(self):
-        self.kill(signal.SIGCONT)
-        self.status.paused = False
-        self.announce()
+        self._pause(self.kill, signal.SIGCONT, False)
 
     def kill_P(self):
-        self.killpg(signal.SIGSTOP)
-        self.status.paused = True
-        self.announce()
+        self._pause(self.killpg, signal.SIGSTOP, True)
 
     def kill_C(self):
-        self.killpg(signal.SIGCONT)
-        self.status.paused = False
-        self.announce()
+        self._pause(self.killpg, signal.SIGCONT, False)
 
     def kill_K(self):
         self.killpg(signal.SIGKILL)

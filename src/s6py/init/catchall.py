@@ -3,6 +3,8 @@ PID 1.  Imported only when S6_LOGGING is set."""
 
 import os
 
+from s6py.init.context import UsesContext
+
 __all__ = ["CatchAll"]
 
 CATCHALL_NAME = "s6-svscan-log"
@@ -35,7 +37,7 @@ class _DroppingStderr:
         return self.fd
 
 
-class CatchAll:
+class CatchAll(UsesContext):
     """S6_LOGGING=1/2: the supervision tree's output goes through a FIFO to an s6-log
     logger that this process supervises (docs/init.md).
 
@@ -60,10 +62,7 @@ class CatchAll:
     """
 
     def __init__(self, ctx):
-        self.ctx = ctx
-        self.paths = ctx.paths
-        self.settings = ctx.settings
-        self.say = ctx.say
+        UsesContext.__init__(self, ctx)
         self.fifo = os.path.join(self.paths.run, "s6", "uncaught-logs-fifo")
         self.servicedir = os.path.join(self.paths.run, "s6", CATCHALL_NAME)
         self.logdir = None

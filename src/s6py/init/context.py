@@ -9,7 +9,7 @@ import os
 
 from s6py.engine.fdreserve import FdReserve
 
-__all__ = ["Context"]
+__all__ = ["Context", "UsesContext"]
 
 
 class Context:
@@ -50,3 +50,15 @@ class Context:
                 import traceback
                 self.say.write(traceback.format_exc())
             return False
+
+
+class UsesContext:
+    """Base of the parts of /init that get a Context: `self.ctx`, and its loop, say,
+    settings and paths under their own names (read the most)."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.loop = ctx.loop
+        self.say = ctx.say
+        self.settings = ctx.settings
+        self.paths = ctx.paths

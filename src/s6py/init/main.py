@@ -20,6 +20,8 @@ import _signal as signal  # the `signal` module imports `enum`: milliseconds of 
 import os
 import sys
 
+from s6py.init.context import UsesContext
+
 __all__ = ["main"]
 
 STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT")
@@ -31,7 +33,7 @@ JOB_CONTROL = ("SIGTTOU", "SIGTTIN", "SIGTSTP")
 NAMES = {getattr(signal, name): name for name in CAUGHT if hasattr(signal, name)}
 
 
-class Pid1:
+class Pid1(UsesContext):
     """PID 1's own duty once stage 1 has run: the signals, the stop request, the stages.
 
     The stages and the CMD are objects of their own (init.stage2, init.stage3,
@@ -39,9 +41,7 @@ class Pid1:
     """
 
     def __init__(self, ctx, cmd_argv, exit_code):
-        self.ctx = ctx
-        self.say = ctx.say
-        self.settings = ctx.settings
+        UsesContext.__init__(self, ctx)
         self.cmd_argv = cmd_argv
         self.exit_code = exit_code
         self.scanner = None

@@ -18,6 +18,7 @@ import errno
 import os
 
 from s6py.engine.spawn import SpawnError, spawn
+from s6py.init.context import UsesContext
 from s6py.init.perms import runnable
 from s6py.init.steps import exit_code
 
@@ -34,7 +35,7 @@ def list_scripts(directory):
         return []
 
 
-class ScriptRunner:
+class ScriptRunner(UsesContext):
     """Run each script of DIRECTORY; call done(results) with [(name, code), ...].
 
     stop_on_failure: stop after the first non-zero exit.
@@ -43,9 +44,7 @@ class ScriptRunner:
 
     def __init__(self, ctx, directory, bracket, timeout_ms=0, stop_on_failure=False, active=None,
                  env=None):
-        self.ctx = ctx
-        self.loop = ctx.loop
-        self.say = ctx.say
+        UsesContext.__init__(self, ctx)
         self.directory = directory
         self.bracket = bracket
         self.timeout_ms = timeout_ms

@@ -57,25 +57,31 @@ class _Reader:
         )
         return default
 
-    def integer(self, name, default, minimum=0, expected="a number"):
+    def _number(self, name):
+        """(NAME's raw value, that value as a non-negative integer or None); (None, None)
+        when NAME is not set."""
         value = self.raw(name)
         if value is None:
-            return default
+            return None, None
         text = value.strip()
-        if text.isascii() and text.isdigit():
-            number = int(text)
-            if number >= minimum:
-                return number
+        return value, (int(text) if text.isascii() and text.isdigit() else None)
+
+    def integer(self, name, default, minimum=0, expected="a number"):
+        value, number = self._number(name)
+        if value is None:
+            return default
+        if number is not None and number >= minimum:
+            return number
         return self.bad(name, value, expected, default)
 
     def flag(self, name, default=False):
         """s6-overlay tests `0$VAR -ne 0`: any non-zero integer is true.  Words are accepted too."""
-        value = self.raw(name)
+        value, number = self._number(name)
         if value is None:
             return default
+        if number is not None:
+            return number != 0
         text = value.strip().lower()
-        if text.isascii() and text.isdigit():
-            return int(text) != 0
         if text in _TRUE:
             return True
         if text in _FALSE:
@@ -83,12 +89,10 @@ class _Reader:
         return self.bad(name, value, "0 or 1", int(default))
 
     def choice(self, name, default, allowed, clamp_above=None):
-        value = self.raw(name)
+        value, number = self._number(name)
         if value is None:
             return default
-        text = value.strip()
-        if text.isascii() and text.isdigit():
-            number = int(text)
+        if number is not None:
             if clamp_above is not None and number > clamp_above:
                 return clamp_above
             if number in allowed:

@@ -28,6 +28,7 @@ import os
 import stat
 
 from s6py.engine.spawn import SpawnError, spawn
+from s6py.init.context import UsesContext
 from s6py.init.perms import SERVICE_EXECUTABLES
 from s6py.init.stage1 import write_all
 from s6py.init.steps import Steps, exit_code
@@ -101,7 +102,7 @@ def _discard(path):
         pass
 
 
-class Stage2:
+class Stage2(UsesContext):
     """The boot steps, then ON_DONE() (PID 1 starts the CMD).
 
     ctx            init.context.Context
@@ -113,11 +114,7 @@ class Stage2:
     """
 
     def __init__(self, ctx, scanner, exit_code, has_cmd, on_done, request_stop):
-        self.ctx = ctx
-        self.loop = ctx.loop
-        self.say = ctx.say
-        self.settings = ctx.settings
-        self.paths = ctx.paths
+        UsesContext.__init__(self, ctx)
         self.scanner = scanner
         self.exit_code = exit_code
         self.has_cmd = has_cmd
@@ -188,12 +185,11 @@ class Stage2:
         self.say.debug("waiting for fd %d to close" % fd)
 
         def readable():
-            try:
-                data = os.read(fd, 4096)
-            except (BlockingIOError, InterruptedError):
+            from s6py.engine.loop import read_available
+
+            data = read_available(fd, 4096)
+            if data is None:
                 return
-            except OSError:
-                data = b""
             if data:
                 self.say.warn("data written to fd %d (S6_WAIT_FOR_CLOSING_FD), ignored" % fd)
                 return

@@ -19,6 +19,7 @@ every process of the user on the host.
 import _signal as signal  # the `signal` module imports `enum`: milliseconds of start-up
 import os
 
+from s6py.init.context import UsesContext
 from s6py.init.steps import Steps
 
 __all__ = ["Stage3", "signal_everyone", "nothing_left", "descendants"]
@@ -99,7 +100,7 @@ def reap_all_blocking():
             return
 
 
-class Stage3:
+class Stage3(UsesContext):
     """Bring everything down, then ON_DONE() (PID 1 exits).
 
     ctx        init.context.Context
@@ -108,10 +109,7 @@ class Stage3:
     """
 
     def __init__(self, ctx, scanner, catchall, on_done):
-        self.ctx = ctx
-        self.loop = ctx.loop
-        self.say = ctx.say
-        self.settings = ctx.settings
+        UsesContext.__init__(self, ctx)
         self.scanner = scanner
         self.catchall = catchall
         self.on_done = on_done
