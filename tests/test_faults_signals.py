@@ -118,8 +118,13 @@ def parse_trace(box):
 
 
 def ready_for_signals(pid):
-    """PID 1 handles or blocks TERM (before that the kernel drops it: docs/init.md)."""
+    """PID 1 is our interpreter and handles or blocks TERM (before that the kernel drops
+    it: docs/init.md).  The interpreter check matters: the namespace's first process
+    inherits `unshare`'s mask, TERM and INT blocked, until it unblocks them and execs the
+    wrapper; a TERM seen as "blocked" then is dropped a moment later."""
     try:
+        if not os.path.basename(os.readlink("/proc/%d/exe" % pid)).startswith("python"):
+            return False
         with open("/proc/%d/status" % pid) as f:
             for line in f:
                 if line.startswith(("SigCgt:", "SigBlk:")):
