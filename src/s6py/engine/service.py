@@ -227,6 +227,7 @@ class Service:
         self.nextstart = None          # monotonic time before which ./run is not respawned
         self._spawned_at = None        # monotonic time of the last spawn of ./run
         self._ready_at = None          # monotonic time that run became ready (None: not yet)
+        self.tells_readiness = False   # the current ./run was given a notification-fd
         self._deadline = None
         self._notify_fd = None
         self._control = None  # control.Endpoint of supervise/ while supervised
@@ -664,6 +665,7 @@ class Service:
         self._spawned_at = self.loop.time()
         # without notification-fd, being up is being ready (s6 sets the flag at spawn)
         self._ready_at = None if notify_pipe is not None else self._spawned_at
+        self.tells_readiness = notify_pipe is not None
         self.nextstart = None
         self.status.pid = pid
         self.status.ready = False

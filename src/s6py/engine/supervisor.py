@@ -58,7 +58,8 @@ def _condition(name):
         return lambda member: member.service is not None and is_up(member.service.status)
     if name == "ready":
         return lambda member: (member.service is not None and is_up(member.service.status)
-                               and (member.service.status.ready or not member.needs_ready()))
+                               and (member.service.status.ready
+                                    or not member.service.tells_readiness))
     if name == "down":
         return lambda member: member.service is None or not is_up(member.service.status)
     if name == "finished":
@@ -103,10 +104,6 @@ class Member:
     def _fire(self, event):
         if self.service is not None:
             self.service.fire(event)
-
-    def needs_ready(self):
-        """True if ./run tells its readiness (a notification-fd file)."""
-        return os.path.exists(os.path.join(self.path, "notification-fd"))
 
     def describe(self):
         """This member's line of a snapshot: a dict of plain values."""
