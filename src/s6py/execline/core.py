@@ -284,39 +284,46 @@ def _digits(s):
     return j
 
 
-def pushenv(env, prefixes):
-    """Rename NAME -> NAME:1, NAME:n -> NAME:n+1 for names starting with PREFIXES."""
+def _reframed(env, prefixes, rename):
+    """ENV with each name starting with one of PREFIXES replaced by RENAME(name, frame),
+    frame being None for NAME itself or (index of the colon, the text after it) for
+    NAME:...; RENAME returns None for a variable to drop."""
     new = {}
     for k, v in env.items():
         sp = _frame_split(k, prefixes)
-        if sp is None:
-            new[k] = v
-        elif sp[1] is None:
-            new[k + ":1"] = v
-        else:
-            colon, num = sp[1]
-            if _digits(num) != len(num):
-                new[k] = v
-            else:
-                new[k[:colon] + ":" + str((int(num) if num else 0) + 1)] = v
+        name = k if sp is None else rename(k, sp[1])
+        if name is not None:
+            new[name] = v
     return new
+
+
+def _pushed(name, frame):
+    if frame is None:
+        return name + ":1"
+    colon, num = frame
+    if _digits(num) != len(num):
+        return name
+    return name[:colon] + ":" + str((int(num) if num else 0) + 1)
+
+
+def _popped(name, frame):
+    if frame is None:
+        return None
+    colon, num = frame
+    n = int(num) if num and _digits(num) == len(num) else 0
+    if not n:
+        return name
+    return name[:colon] + (":" + str(n - 1) if n > 1 else "")
+
+
+def pushenv(env, prefixes):
+    """Rename NAME -> NAME:1, NAME:n -> NAME:n+1 for names starting with PREFIXES."""
+    return _reframed(env, prefixes, _pushed)
 
 
 def popenv(env, prefixes):
     """Drop NAME, rename NAME:1 -> NAME, NAME:n -> NAME:n-1 for names with PREFIXES."""
-    new = {}
-    for k, v in env.items():
-        sp = _frame_split(k, prefixes)
-        if sp is None:
-            new[k] = v
-        elif sp[1] is not None:
-            colon, num = sp[1]
-            n = int(num) if num and _digits(num) == len(num) else 0
-            if not n:
-                new[k] = v
-            else:
-                new[k[:colon] + (":" + str(n - 1) if n > 1 else "")] = v
-    return new
+    return _reframed(env, prefixes, _popped)
 
 
 def replace_environ(new):
