@@ -2,7 +2,7 @@
 
 import os
 
-from s6py import scan_options
+from s6py import find_options, scan_options
 
 from . import core
 from .core import block, die, dieusage, getopt
@@ -372,35 +372,12 @@ def elgetopt(argv):
             die(100, "%d not set" % k)
         args.append(v)
     optstring = argv[1]
-    found = []
-    k = 1
-    while k < len(args):
-        a = args[k]
-        if a == "--":
-            k += 1
-            break
-        if len(a) < 2 or a[0] != "-":
-            break
-        j = 1
-        while j < len(a):
-            c = a[j]
-            p = optstring.find(c)
-            if c == ":" or p < 0:
-                core.write(2, "%s: invalid option -- %s\n" % (args[0], c))
-                return 1
-            if p + 1 < len(optstring) and optstring[p + 1] == ":":
-                if j + 1 < len(a):
-                    found.append((c, a[j + 1:]))
-                elif k + 1 < len(args):
-                    k += 1
-                    found.append((c, args[k]))
-                else:
-                    core.write(2, "%s: option requires an argument -- %s\n" % (args[0], c))
-                    return 1
-                break
-            found.append((c, None))
-            j += 1
-        k += 1
+    found, k, problem = find_options(args, optstring)
+    if problem is not None:
+        letter, missing = problem
+        reason = "option requires an argument" if missing else "invalid option"
+        core.write(2, "%s: %s -- %s\n" % (args[0], reason, letter))
+        return 1
     remaining = args[k:]
     new = core.pushenv(dict(env), ("ELGETOPT_",))
     for c, arg in found:
