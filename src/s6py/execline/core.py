@@ -49,6 +49,49 @@ def getopt(argv, optstring, usage):
     return scan_options(argv, optstring, lambda: dieusage(usage))
 
 
+def operands(argv, optstring, usage, nmin):
+    """getopt, then the words after the options: (options, operands), at least NMIN
+    operands or dieusage(USAGE)."""
+    opts, i = getopt(argv, optstring, usage)
+    args = argv[i:]
+    if len(args) < nmin:
+        dieusage(usage)
+    return opts, args
+
+
+def settings(opts, table, **defaults):
+    """The values the options OPTS (getopt's list) give to the settings named in DEFAULTS,
+    as a tuple in DEFAULTS' order.  TABLE maps each letter to the {setting: value} it
+    sets, in turn, the last option winning; a callable value is called with the option's
+    argument for the value (it may dieusage)."""
+    values = dict(defaults)
+    for letter, arg in opts:
+        for name, value in table[letter].items():
+            values[name] = value(arg) if callable(value) else value
+    return tuple(values.values())
+
+
+def argument(arg):
+    """In a settings() table: the option's argument itself."""
+    return arg
+
+
+def uint_or_usage(usage):
+    """In a settings() table: the option's argument as uint0 reads it, or dieusage(USAGE)."""
+    def convert(arg):
+        v = uint0(arg)
+        if v is None:
+            dieusage(usage)
+        return v
+    return convert
+
+
+#: settings() tables of the options several commands share
+CHOMP_OPTIONS = {"N": {"chomp": False}, "n": {"chomp": True}}
+CRUNCH_OPTIONS = {"C": {"crunch": True}, "c": {"crunch": False}}
+IMPORT_OPTIONS = {"E": {"doimport": True}, "e": {"doimport": False}}
+
+
 def uint0(s):
     """uint0_scan: the whole string must be a decimal number; else None."""
     if s and s.isdigit() and s.isascii():
@@ -97,6 +140,21 @@ def block(argv, start):
                 warn(msg)
             words.append(a)
     return words, None
+
+
+def whole_block(argv, start, what="block"):
+    """block(ARGV, START), dying "unterminated WHAT" when it is."""
+    words, end = block(argv, start)
+    if end is None:
+        die(100, "unterminated " + what)
+    return words, end
+
+
+def variable(name):
+    """NAME, if it can name an environment variable; else the execline error."""
+    if not name or "=" in name:
+        die(100, "invalid variable name")
+    return name
 
 
 # --- process management -------------------------------------------------------------
