@@ -5,7 +5,8 @@ import os
 from s6py import find_options, scan_options
 
 from . import core
-from .core import block, die, dieusage, getopt
+from .core import (CHOMP_OPTIONS, IMPORT_OPTIONS, argument, block, die, dieusage, getopt, settings,
+                   whole_block)
 from .subst import DEFAULT_DELIM, TransformError, substitute, transform
 
 
@@ -289,9 +290,7 @@ def multisubstitute(argv):
     usage = "see http://skarnet.org/software/execline/multisubstitute.html"
     if len(argv) < 2:
         dieusage(usage)
-    words, end = block(argv, 1)
-    if end is None:
-        die(100, "unterminated block")
+    words, end = whole_block(argv, 1)
     if end + 1 == len(argv):
         dieusage(usage)
     subs = {}
@@ -462,17 +461,8 @@ def runblock(argv):
     usage = "runblock [ -P ] [ -n argshift ] [ -r ] n cmd..."
     level = core.strict()
     opts, i = getopt(argv, "Prn:", usage)
-    nopop = flagr = False
-    m = 0
-    for c, arg in opts:
-        if c == "P":
-            nopop = True
-        elif c == "r":
-            flagr = True
-        else:
-            m = core.uint0(arg)
-            if m is None:
-                dieusage(usage)
+    table = {"P": {"nopop": True}, "r": {"flagr": True}, "n": {"m": core.uint_or_usage(usage)}}
+    nopop, flagr, m = settings(opts, table, nopop=False, flagr=False, m=0)
     args = argv[i:]
     if not args:
         dieusage(usage)
@@ -546,15 +536,8 @@ def dollarat(argv):
     core.PROG = "dollarat"
     usage = "dollarat [ -n ] [ -0 | -d delimchar ]"
     opts, i = getopt(argv, "nd:0", usage)
-    chomp = False
-    delim = "\n"
-    for c, arg in opts:
-        if c == "n":
-            chomp = True
-        elif c == "d":
-            delim = arg[:1]
-        else:
-            delim = "\0"
+    table = {"n": {"chomp": True}, "d": {"delim": lambda arg: arg[:1]}, "0": {"delim": "\0"}}
+    chomp, delim = settings(opts, table, chomp=False, delim="\n")
     env = os.environ
     x = env.get("#")
     if x is None:
@@ -605,39 +588,21 @@ def _modif_exec(rest, var, value, doimport):
     return rest if rest else 0
 
 
+#: the options backtick and withstdinas share: -i (a failure is fatal), -I (the output
+#: up to a null character), -N, -n, -E, -e
+_CAPTURE_OPTIONS = dict(CHOMP_OPTIONS, **IMPORT_OPTIONS, i={"insist": 2}, I={"insist": 1})
+
+
 def backtick(argv):
     core.PROG = "backtick"
     usage = "backtick [ -i | -I | -x | -D default ] [ -N | -n ] [ -E | -e ] var { prog... } remainder..."
-    opts, i = getopt(argv, "iIxD:NnEe", usage)
-    insist, chomp, doimport, default = 2, True, False, None
-    for c, arg in opts:
-        if c == "i":
-            insist = 2
-        elif c == "I":
-            insist = 1
-        elif c == "x":
-            insist = 0
-            default = None
-        elif c == "D":
-            insist = 0
-            default = arg
-        elif c == "N":
-            chomp = False
-        elif c == "n":
-            chomp = True
-        elif c == "E":
-            doimport = True
-        else:
-            doimport = False
-    args = argv[i:]
-    if len(args) < 2:
-        dieusage(usage)
-    var = args[0]
-    if not var or "=" in var:
-        die(100, "invalid variable name")
-    words, end = block(args, 1)
-    if end is None:
-        die(100, "unterminated block")
+    opts, args = core.operands(argv, "iIxD:NnEe", usage, 2)
+    table = dict(_CAPTURE_OPTIONS, x={"insist": 0, "default": None},
+                 D={"insist": 0, "default": argument})
+    insist, chomp, doimport, default = settings(opts, table, insist=2, chomp=True,
+                                                doimport=False, default=None)
+    var = core.variable(args[0])
+    words, end = whole_block(args, 1)
     if not words:
         die(100, "empty block")
     r, w = os.pipe()
@@ -683,29 +648,11 @@ def backtick(argv):
 def withstdinas(argv):
     core.PROG = "withstdinas"
     usage = "withstdinas [ -i | -I | -D default ] [ -N | -n ] [ -E | -e ] var remainder..."
-    opts, i = getopt(argv, "iINnD:Ee", usage)
-    insist, chomp, doimport, default = 0, True, False, None
-    for c, arg in opts:
-        if c == "i":
-            insist = 2
-        elif c == "I":
-            insist = 1
-        elif c == "N":
-            chomp = False
-        elif c == "n":
-            chomp = True
-        elif c == "D":
-            default = arg
-        elif c == "E":
-            doimport = True
-        else:
-            doimport = False
-    args = argv[i:]
-    if not args:
-        dieusage(usage)
-    var = args[0]
-    if not var or "=" in var:
-        die(100, "invalid variable name")
+    opts, args = core.operands(argv, "iINnD:Ee", usage, 1)
+    table = dict(_CAPTURE_OPTIONS, D={"default": argument})
+    insist, chomp, doimport, default = settings(opts, table, insist=0, chomp=True,
+                                                doimport=False, default=None)
+    var = core.variable(args[0])
     try:
         data = _slurp(0)
     except OSError as e:
@@ -729,11 +676,8 @@ def withstdinas(argv):
 def getcwd(argv):
     core.PROG = "getcwd"
     usage = "getcwd [ -E | -e ] variable prog..."
-    opts, i = getopt(argv, "Ee", usage)
-    doimport = bool(opts) and opts[-1][0] == "E"
-    args = argv[i:]
-    if len(args) < 2:
-        dieusage(usage)
+    opts, args = core.operands(argv, "Ee", usage, 2)
+    doimport = settings(opts, IMPORT_OPTIONS, doimport=False)[0]
     if "=" in args[0]:
         die(100, "invalid variable name")
     try:
@@ -746,16 +690,9 @@ def getcwd(argv):
 def getpid(argv):
     core.PROG = "getpid"
     usage = "getpid [ -E | -e ] [ -P | -p ] variable prog..."
-    opts, i = getopt(argv, "EePp", usage)
-    doimport = parent = False
-    for c, _ in opts:
-        if c in "Ee":
-            doimport = c == "E"
-        else:
-            parent = c == "P"
-    args = argv[i:]
-    if len(args) < 2:
-        dieusage(usage)
+    opts, args = core.operands(argv, "EePp", usage, 2)
+    table = dict(IMPORT_OPTIONS, P={"parent": True}, p={"parent": False})
+    doimport, parent = settings(opts, table, doimport=False, parent=False)
     if "=" in args[0]:
         die(100, "invalid variable name")
     return _modif_exec(args[1:], args[0], str(os.getppid() if parent else os.getpid()), doimport)
@@ -799,11 +736,8 @@ def umask(argv):
 def envfile(argv):
     core.PROG = "envfile"
     usage = "envfile [ -i | -I ] file prog..."
-    opts, i = getopt(argv, "iI", usage)
+    opts, args = core.operands(argv, "iI", usage, 2)
     loose = bool(opts) and opts[-1][0] == "I"
-    args = argv[i:]
-    if len(args) < 2:
-        dieusage(usage)
     path = args[0]
     try:
         if path == "-":

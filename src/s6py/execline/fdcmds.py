@@ -4,7 +4,7 @@ plus pipeline and heredoc (which plumb a child's fds)."""
 import os
 
 from . import core
-from .core import block, die, dieusage, getopt
+from .core import die, dieusage, getopt, operands, settings, whole_block
 
 
 def _fd(s, usage):
@@ -37,10 +37,7 @@ def fdclose(argv):
 def fdblock(argv):
     core.PROG = "fdblock"
     usage = "fdblock [ -n ] fd prog..."
-    opts, i = getopt(argv, "n", usage)
-    args = argv[i:]
-    if len(args) < 2:
-        dieusage(usage)
+    opts, args = operands(argv, "n", usage, 2)
     fd = _fd(args[0], usage)
     try:
         os.set_blocking(fd, not opts)
@@ -52,10 +49,7 @@ def fdblock(argv):
 def fdmove(argv):
     core.PROG = "fdmove"
     usage = "fdmove [ -c ] to from prog..."
-    opts, i = getopt(argv, "c", usage)
-    args = argv[i:]
-    if len(args) < 3:
-        dieusage(usage)
+    opts, args = operands(argv, "c", usage, 3)
     to, frm = _fd(args[0], usage), _fd(args[1], usage)
     try:
         if to != frm:
@@ -109,23 +103,11 @@ def redirfd(argv):
     core.PROG = "redirfd"
     usage = "redirfd -[ r | w | u | a | x ] [ -n ] [ -b ] fd file prog..."
     opts, i = getopt(argv, "rwuaxnb", usage)  # 2.9.3 has no -c (later versions do)
-    flags = -1
-    nonblock = change = False
-    for c, _ in opts:
-        if c == "r":
-            flags = os.O_RDONLY
-        elif c == "w":
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-        elif c == "u":
-            flags = os.O_RDWR
-        elif c == "a":
-            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-        elif c == "x":
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-        elif c == "n":
-            nonblock = True
-        elif c == "b":
-            change = True
+    table = {"r": {"flags": os.O_RDONLY}, "w": {"flags": os.O_WRONLY | os.O_CREAT | os.O_TRUNC},
+             "u": {"flags": os.O_RDWR}, "a": {"flags": os.O_WRONLY | os.O_CREAT | os.O_APPEND},
+             "x": {"flags": os.O_WRONLY | os.O_CREAT | os.O_EXCL}, "n": {"nonblock": True},
+             "b": {"change": True}}
+    flags, nonblock, change = settings(opts, table, flags=-1, nonblock=False, change=False)
     args = argv[i:]
     if len(args) < 3 or flags < 0:
         dieusage(usage)
@@ -191,17 +173,9 @@ def pipeline(argv):
     core.PROG = "pipeline"
     usage = "pipeline [ -d ] [ -r | -w ] { command... } command..."
     opts, i = getopt(argv, "drw", usage)
-    df = w = False
-    for c, _ in opts:
-        if c == "d":
-            df = True
-        elif c == "r":
-            w = False
-        else:
-            w = True
-    words, end = block(argv, i)
-    if end is None:
-        die(100, "unterminated block")
+    table = {"d": {"df": True}, "r": {"w": False}, "w": {"w": True}}
+    df, w = settings(opts, table, df=False, w=False)
+    words, end = whole_block(argv, i)
     rest = argv[end + 1:]
     if not rest:
         die(100, "empty remainder")
@@ -234,10 +208,7 @@ def pipeline(argv):
 def heredoc(argv):
     core.PROG = "heredoc"
     usage = "heredoc [ -d ] fd string command..."
-    opts, i = getopt(argv, "d", usage)
-    args = argv[i:]
-    if len(args) < 3:
-        dieusage(usage)
+    opts, args = operands(argv, "d", usage, 3)
     fd = _fd(args[0], usage)
     data = os.fsencode(args[1])
     r, w = os.pipe()
