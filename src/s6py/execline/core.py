@@ -115,6 +115,13 @@ def strict():
     return v if v is not None else 0
 
 
+def complain(level, msg):
+    """An EXECLINE_STRICT complaint (LEVEL not 0): a warning at 1, fatal from 2."""
+    if level >= 2:
+        die(100, msg)
+    warn(msg)
+
+
 def block(argv, start):
     """el_semicolon: read a block starting at argv[start].
 
@@ -134,10 +141,8 @@ def block(argv, start):
             if level is None:
                 level = strict()
             if level:
-                msg = "unquoted argument %s at block %d position %d" % (a, BLOCK_COUNT[0], i - start)
-                if level >= 2:
-                    die(100, msg)
-                warn(msg)
+                complain(level, "unquoted argument %s at block %d position %d"
+                         % (a, BLOCK_COUNT[0], i - start))
             words.append(a)
     return words, None
 

@@ -109,10 +109,7 @@ def _dir_elgetpositionals(argv, subs):
         return -2
     level = core.strict()
     if level and n < nmin:
-        msg = "too few arguments: expected at least %d but got %d" % (nmin, n)
-        if level > 1:
-            die(100, msg)
-        core.warn(msg)
+        core.complain(level, "too few arguments: expected at least %d but got %d" % (nmin, n))
     subs["#"] = [x]
     vals = []
     for k in range(max(n, nmin) + 1):
@@ -349,6 +346,46 @@ def emptyenv(argv):
     return prog
 
 
+def _argc():
+    """The number of positional parameters, from #; dies when # is unset or not a number."""
+    x = os.environ.get("#")
+    if x is None:
+        die(100, "# not set")
+    n = core.uint0(x)
+    if n is None:
+        die(100, "invalid #")
+    return n
+
+
+def _positional(k):
+    """Positional parameter K, which must be set."""
+    v = os.environ.get(str(k))
+    if v is None:
+        die(100, "%d not set" % k)
+    return v
+
+
+def _positional_block(last, sharp, blockno, level, too_few):
+    """Read the block of positional parameters after parameter LAST (block number BLOCKNO
+    for the strict-mode complaint about an unquoted word): (the index of its empty end
+    word, its words unquoted).  Dies with TOO_FEW when the block runs past SHARP."""
+    k = last
+    words = []
+    while True:
+        k += 1
+        if k > sharp:
+            die(100, too_few)
+        v = _positional(k)
+        if v == "":
+            return k, words
+        if v[0] == " ":
+            v = v[1:]
+        elif level:
+            core.complain(level, "unquoted positional %s at block %d position %d"
+                          % (v, blockno, k - last))
+        words.append(v)
+
+
 def elgetopt(argv):
     core.PROG = "elgetopt"
     usage = "elgetopt [ -D default ] optstring prog..."
@@ -358,18 +395,8 @@ def elgetopt(argv):
     if len(argv) < 3:
         dieusage(usage)
     env = os.environ
-    x = env.get("#")
-    if x is None:
-        die(100, "# not set")
-    n = core.uint0(x)
-    if n is None:
-        die(100, "invalid #")
-    args = []
-    for k in range(n + 1):
-        v = env.get(str(k))
-        if v is None:
-            die(100, "%d not set" % k)
-        args.append(v)
+    n = _argc()
+    args = [_positional(k) for k in range(n + 1)]
     optstring = argv[1]
     found, k, problem = find_options(args, optstring)
     if problem is not None:
@@ -413,37 +440,14 @@ def shift(argv):
     if not given:
         n = 1
     env = os.environ
-    x = env.get("#")
-    if x is None:
-        die(100, "# not set")
-    sharp = core.uint0(x)
-    if sharp is None:
-        die(100, "invalid #")
+    sharp = _argc()
     if n > sharp:
         if level:
-            msg = "shift %d arguments: got %d" % (n, sharp)
-            if level == 1:
-                core.warn("unable to " + msg)
-            else:
-                die(100, "unable to " + msg)
+            core.complain(level, "unable to shift %d arguments: got %d" % (n, sharp))
         n = sharp
     for bi in range(b):
-        base = n
-        while True:
-            n += 1
-            if n > sharp:
-                die(100, "unable to shift block %d: too few arguments (%d)" % (bi, n))
-            v = env.get(str(n))
-            if v is None:
-                die(100, "%d not set" % n)
-            if v == "":
-                break
-            if v[0] != " " and level:
-                msg = "unquoted positional %s at block %d position %d" % (v, bi, n - base)
-                if level == 1:
-                    core.warn(msg)
-                else:
-                    die(100, msg)
+        too_few = "unable to shift block %d: too few arguments (%d)" % (bi, sharp + 1)
+        n, _ = _positional_block(n, sharp, bi, level, too_few)
     vals = {}
     for k in range(1, sharp + 1):
         vals[k] = env.get(str(k + n)) if k <= sharp - n else None
@@ -471,60 +475,20 @@ def runblock(argv):
         dieusage(usage)
     cmd = args[1:]
     env = os.environ
-    x = env.get("#")
-    if x is None:
-        die(100, "# not set")
-    sharp = core.uint0(x)
-    if sharp is None:
-        die(100, "invalid #")
-
-    def get(k):
-        v = env.get(str(k))
-        if v is None:
-            die(100, "%d not set" % k)
-        return v
+    sharp = _argc()
     for bi in range(1, n + flagr):
-        base = m
-        while True:
-            m += 1
-            if m > sharp:
-                die(100, "too few arguments")
-            v = get(m)
-            if v == "":
-                break
-            if v[0] != " " and level:
-                msg = "unquoted positional %s at block %d position %d" % (v, bi, m - base)
-                if level == 1:
-                    core.warn(msg)
-                else:
-                    die(100, msg)
+        m, _ = _positional_block(m, sharp, bi, level, "too few arguments")
     out = list(cmd)
     if flagr:
         m += 1
         if m > sharp:
             return 0
         while m <= sharp:
-            out.append(get(m))
+            out.append(_positional(m))
             m += 1
     else:
-        base = m
-        while True:
-            m += 1
-            if m > sharp:
-                die(100, "too few arguments")
-            v = get(m)
-            if v == "":
-                break
-            if v[0] != " ":
-                if level:
-                    msg = "unquoted positional %s at block %d position %d" % (v, n, m - base)
-                    if level == 1:
-                        core.warn(msg)
-                    else:
-                        die(100, msg)
-            else:
-                v = v[1:]
-            out.append(v)
+        m, words = _positional_block(m, sharp, n, level, "too few arguments")
+        out += words
     if not nopop:
         core.replace_environ(core.popenv(dict(env), core.POSITIONALS))
     if not out:
@@ -538,18 +502,10 @@ def dollarat(argv):
     opts, i = getopt(argv, "nd:0", usage)
     table = {"n": {"chomp": True}, "d": {"delim": lambda arg: arg[:1]}, "0": {"delim": "\0"}}
     chomp, delim = settings(opts, table, chomp=False, delim="\n")
-    env = os.environ
-    x = env.get("#")
-    if x is None:
-        die(100, "# not set")
-    n = core.uint0(x)
-    if n is None:
-        die(100, "invalid #")
+    n = _argc()
     out = []
     for k in range(1, n + 1):
-        v = env.get(str(k))
-        if v is None:
-            die(100, "%d not set" % k)
+        v = _positional(k)
         if delim == "":
             b = os.fsencode(v)
             out.append(b"%d:%s," % (len(b), b))

@@ -55,10 +55,8 @@ def main(argv):
     argc = len(args)
     if pushmode >= 3:
         if flagstrict and argc < nmin:
-            msg = "too few arguments: expecting at least %d but got %d" % (nmin, argc)
-            if flagstrict > 1:
-                core.die(100, msg)
-            core.warn(msg)
+            core.complain(flagstrict, "too few arguments: expecting at least %d but got %d"
+                          % (nmin, argc))
         from .subst import substitute
         n = max(argc, nmin)
         vals = args + [""] * (n - argc)
