@@ -5,8 +5,8 @@ import os
 from s6py import find_options, scan_options
 
 from . import core
-from .core import (CHOMP_OPTIONS, IMPORT_OPTIONS, argument, block, die, dieusage, getopt, settings,
-                   whole_block)
+from .core import (CHOMP_OPTIONS, CRUNCH_OPTIONS, IMPORT_OPTIONS, argument, block, die, dieusage,
+                   getopt, settings, whole_block)
 from .subst import DEFAULT_DELIM, TransformError, substitute, transform
 
 
@@ -15,29 +15,17 @@ def _run_subst(subs, rest, what="complete exlsn function"):
     return argv if argv else 0
 
 
+_TRANSFORM_OPTIONS = dict(CHOMP_OPTIONS, **CRUNCH_OPTIONS, s={"split": True},
+                          d={"delim": argument})
+
+
 def _transform_options(opts):
     """Take the el_transform options (-N -n -s -C -c -d) out of OPTS, last one winning.
 
     Returns ((split, crunch, chomp, delim), the other options in their order)."""
-    split = crunch = chomp = False
-    delim = DEFAULT_DELIM
-    others = []
-    for c, arg in opts:
-        if c == "N":
-            chomp = False
-        elif c == "n":
-            chomp = True
-        elif c == "s":
-            split = True
-        elif c == "C":
-            crunch = True
-        elif c == "c":
-            crunch = False
-        elif c == "d":
-            delim = arg
-        else:
-            others.append((c, arg))
-    return (split, crunch, chomp, delim), others
+    how = settings([o for o in opts if o[0] in _TRANSFORM_OPTIONS], _TRANSFORM_OPTIONS,
+                   split=False, crunch=False, chomp=False, delim=DEFAULT_DELIM)
+    return how, [o for o in opts if o[0] not in _TRANSFORM_OPTIONS]
 
 
 def _transform_or_die(value, split, crunch, chomp, delim):
@@ -65,19 +53,12 @@ def _dir_define(argv, subs):
 
 
 def _dir_importas(argv, subs, modifs=None):
-    insist = unexport = False
-    default = None
     opts, i = _subgetopt(argv, "iuD:NnsCcd:")
     if opts is None:
         return -3
     how, opts = _transform_options(opts)
-    for c, arg in opts:
-        if c == "i":
-            insist = True
-        elif c == "u":
-            unexport = True
-        elif c == "D":
-            default = arg
+    table = {"i": {"insist": True}, "u": {"unexport": True}, "D": {"default": argument}}
+    insist, unexport, default = settings(opts, table, insist=False, unexport=False, default=None)
     if len(argv) - i < 2:
         return -3
     key, var = argv[i], argv[i + 1]
@@ -129,13 +110,9 @@ def _dir_multidefine(argv, subs):
     opts, i = _subgetopt(argv, "0rNnCcd:")
     if opts is None:
         return -3
-    zeroword = likeread = False
     (_, crunch, chomp, delim), opts = _transform_options(opts)
-    for c, arg in opts:
-        if c == "0":
-            zeroword = True
-        elif c == "r":
-            likeread = True
+    zeroword, likeread = settings(opts, {"0": {"zeroword": True}, "r": {"likeread": True}},
+                                  zeroword=False, likeread=False)
     if len(argv) - i < 2:
         return -3
     value = argv[i]

@@ -14,6 +14,14 @@ def _fd(s, usage):
     return v
 
 
+def _leading_fds(argv, usage, count):
+    """The COUNT numbers after argv[0] (fds, or fdreserve's count), which a command must
+    follow; else dieusage(USAGE)."""
+    if len(argv) < count + 2:
+        dieusage(usage)
+    return [_fd(word, usage) for word in argv[1:count + 1]]
+
+
 def _dup2(a, b):
     if a == b:
         os.set_inheritable(a, True)
@@ -23,10 +31,7 @@ def _dup2(a, b):
 
 def fdclose(argv):
     core.PROG = "fdclose"
-    usage = "fdclose fd prog..."
-    if len(argv) < 3:
-        dieusage(usage)
-    fd = _fd(argv[1], usage)
+    fd, = _leading_fds(argv, "fdclose fd prog...", 1)
     try:
         os.close(fd)
     except OSError:
@@ -65,10 +70,7 @@ def fdmove(argv):
 
 def fdswap(argv):
     core.PROG = "fdswap"
-    usage = "fdswap fd1 fd2 prog..."
-    if len(argv) < 4:
-        dieusage(usage)
-    a, b = _fd(argv[1], usage), _fd(argv[2], usage)
+    a, b = _leading_fds(argv, "fdswap fd1 fd2 prog...", 2)
     try:
         if a != b:
             t = os.dup(a)
@@ -82,10 +84,7 @@ def fdswap(argv):
 
 def fdreserve(argv):
     core.PROG = "fdreserve"
-    usage = "fdreserve n prog..."
-    if len(argv) < 3:
-        dieusage(usage)
-    n = _fd(argv[1], usage)
+    n, = _leading_fds(argv, "fdreserve n prog...", 1)
     opened = []
     try:
         for _ in range(n):
@@ -139,10 +138,7 @@ def redirfd(argv):
 
 def piperw(argv):
     core.PROG = "piperw"
-    usage = "piperw fdr fdw prog..."
-    if len(argv) < 4:
-        dieusage(usage)
-    fr, fw = _fd(argv[1], usage), _fd(argv[2], usage)
+    fr, fw = _leading_fds(argv, "piperw fdr fdw prog...", 2)
     try:
         r, w = os.pipe()
         if r == fw and w == fr:
