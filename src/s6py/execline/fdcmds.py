@@ -22,11 +22,13 @@ def _leading_fds(argv, usage, count):
     return [_fd(word, usage) for word in argv[1:count + 1]]
 
 
-def _dup2(a, b):
-    if a == b:
-        os.set_inheritable(a, True)
+def _move_fd(src, dst):
+    """Make the open file SRC fd DST, inheritable (closing SRC when it is another fd)."""
+    if src != dst:
+        os.dup2(src, dst, inheritable=True)
+        os.close(src)
     else:
-        os.dup2(a, b, inheritable=True)
+        os.set_inheritable(dst, True)
 
 
 def fdclose(argv):
@@ -128,11 +130,7 @@ def redirfd(argv):
             core.diesys(111, "open %s" % path, e)
     if change:
         os.set_blocking(new, nonblock)
-    if new != fd:
-        os.dup2(new, fd, inheritable=True)
-        os.close(new)
-    else:
-        os.set_inheritable(fd, True)
+    _move_fd(new, fd)
     return args[2:]
 
 
@@ -221,9 +219,5 @@ def heredoc(argv):
     os.close(w)
     if opts:
         core.waitpid(pid)
-    if r != fd:
-        os.dup2(r, fd, inheritable=True)
-        os.close(r)
-    else:
-        os.set_inheritable(r, True)
+    _move_fd(r, fd)
     return args[2:]
