@@ -179,6 +179,16 @@ def scan_options(argv, optstring, bad):
     takes an argument, glued (-cZ) or the next word.  On an unknown letter or a missing
     argument BAD() is called, and must raise.  Hand-written because the getopt module
     imports gettext, which costs milliseconds per command start."""
+    opts, i, problem = find_options(argv, optstring)
+    if problem is not None:
+        bad()
+    return opts, i
+
+
+def find_options(argv, optstring):
+    """scan_options without the callback: (the options before the first bad one, index of
+    the first operand, None or the problem: (letter, whether only its argument is
+    missing)), for the commands that report a bad option in their own words."""
     opts = []
     i = 1
     n = len(argv)
@@ -194,7 +204,7 @@ def scan_options(argv, optstring, bad):
             letter = word[j]
             k = optstring.find(letter)
             if letter == ":" or k < 0:
-                bad()
+                return opts, i, (letter, False)
             if optstring[k + 1:k + 2] == ":":
                 if j + 1 < len(word):
                     opts.append((letter, word[j + 1:]))
@@ -202,12 +212,12 @@ def scan_options(argv, optstring, bad):
                     i += 1
                     opts.append((letter, argv[i]))
                 else:
-                    bad()
+                    return opts, i, (letter, True)
                 break
             opts.append((letter, None))
             j += 1
         i += 1
-    return opts, i
+    return opts, i, None
 
 
 def strerror(exc):

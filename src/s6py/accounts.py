@@ -86,6 +86,19 @@ def supplementary_groups(user):
     return [g.gr_gid for g in grp.getgrall() if user in g.gr_mem]
 
 
+def _entry_or_number(getbyname, kind, name, numeric, insist):
+    """(the database entry GETBYNAME finds for NAME, or None; when there is none, the id
+    NAME is as a number with NUMERIC, or None).  An unknown NAME raises UnknownAccount
+    (KIND) with INSIST, unless taken as a number."""
+    try:
+        return getbyname(name), None
+    except KeyError:
+        number = _number(name) if numeric else None
+        if number is None and insist:
+            raise UnknownAccount(kind, name) from None
+        return None, number
+
+
 def envuidgid(account, what=ACCOUNT, numeric=False, defaults=None, insist=None):
     """s6-envuidgid's resolution.  Returns a dict among UID, GID, GIDLIST (str values).
 
@@ -112,29 +125,21 @@ def envuidgid(account, what=ACCOUNT, numeric=False, defaults=None, insist=None):
             group = None
 
     if group is not None:
-        try:
-            gid = grp.getgrnam(group).gr_gid
-        except KeyError:
-            n = _number(group) if numeric else None
-            if n is not None:
-                gid = n
-            elif insist:
-                raise UnknownAccount("group", group) from None
+        gr, number = _entry_or_number(grp.getgrnam, "group", group, numeric, insist)
+        if gr is not None:
+            gid = gr.gr_gid
+        elif number is not None:
+            gid = number
 
     if user is not None:
-        try:
-            pw = pwd.getpwnam(user)
-        except KeyError:
-            n = _number(user) if numeric else None
-            if n is not None:
-                uid = n
-            elif insist:
-                raise UnknownAccount("user", user) from None
-        else:
+        pw, number = _entry_or_number(pwd.getpwnam, "user", user, numeric, insist)
+        if pw is not None:
             uid = pw.pw_uid
             if what == ACCOUNT:
                 gid = pw.pw_gid
                 gids = supplementary_groups(account)
+        elif number is not None:
+            uid = number
 
     result = {}
     if what & 1:

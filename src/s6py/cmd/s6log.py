@@ -4,6 +4,7 @@ import fcntl
 import os
 import sys
 
+from .. import find_options
 from ..diag import Reporter
 from ..log import loop, logdir, script
 from ..log.report import PROG, Fatal
@@ -23,54 +24,39 @@ def _uint(text):
     return int(text)
 
 
+def _notification_fd(value):
+    fd = _uint(value)
+    if fd < 3:
+        raise Fatal(100, "notification fd must be 3 or more")
+    try:
+        fcntl.fcntl(fd, fcntl.F_GETFD)
+    except OSError as e:
+        raise Fatal(100, "invalid notification fd: " + os.strerror(e.errno))
+    return fd
+
+
 def parse_options(argv):
     """skalibs-style getopt on "qvbpl:d:t:": returns (options dict, script argv)."""
     opts = {"verbosity": 1, "block": False, "protect": False, "linelimit": 8192,
             "notif": None, "lastline": 2000}
-    i = 1
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            i += 1
-            break
-        if len(arg) < 2 or arg[0] != "-":
-            break
-        j = 1
-        while j < len(arg):
-            c = arg[j]
-            j += 1
-            if c in "ldt":
-                value = arg[j:]
-                if not value:
-                    i += 1
-                    if i >= len(argv):
-                        raise Usage()
-                    value = argv[i]
-                j = len(arg)
-                if c == "l":
-                    opts["linelimit"] = _uint(value)
-                elif c == "t":
-                    opts["lastline"] = _uint(value)
-                else:
-                    fd = _uint(value)
-                    if fd < 3:
-                        raise Fatal(100, "notification fd must be 3 or more")
-                    try:
-                        fcntl.fcntl(fd, fcntl.F_GETFD)
-                    except OSError as e:
-                        raise Fatal(100, "invalid notification fd: " + os.strerror(e.errno))
-                    opts["notif"] = fd
-            elif c == "q":
-                opts["verbosity"] = max(0, opts["verbosity"] - 1)
-            elif c == "v":
-                opts["verbosity"] += 1
-            elif c == "b":
-                opts["block"] = True
-            elif c == "p":
-                opts["protect"] = True
-            else:
-                raise Usage()
-        i += 1
+    found, i, problem = find_options(argv, "qvbpl:d:t:")
+    for c, value in found:
+        if c == "l":
+            opts["linelimit"] = _uint(value)
+        elif c == "t":
+            opts["lastline"] = _uint(value)
+        elif c == "d":
+            opts["notif"] = _notification_fd(value)
+        elif c == "q":
+            opts["verbosity"] = max(0, opts["verbosity"] - 1)
+        elif c == "v":
+            opts["verbosity"] += 1
+        elif c == "b":
+            opts["block"] = True
+        else:
+            opts["protect"] = True
+    if problem is not None:
+        raise Usage()
     return opts, argv[i:]
 
 

@@ -49,6 +49,49 @@ def getopt(argv, optstring, usage):
     return scan_options(argv, optstring, lambda: dieusage(usage))
 
 
+def operands(argv, optstring, usage, nmin):
+    """getopt, then the words after the options: (options, operands), at least NMIN
+    operands or dieusage(USAGE)."""
+    opts, i = getopt(argv, optstring, usage)
+    args = argv[i:]
+    if len(args) < nmin:
+        dieusage(usage)
+    return opts, args
+
+
+def settings(opts, table, **defaults):
+    """The values the options OPTS (getopt's list) give to the settings named in DEFAULTS,
+    as a tuple in DEFAULTS' order.  TABLE maps each letter to the {setting: value} it
+    sets, in turn, the last option winning; a callable value is called with the option's
+    argument for the value (it may dieusage)."""
+    values = dict(defaults)
+    for letter, arg in opts:
+        for name, value in table[letter].items():
+            values[name] = value(arg) if callable(value) else value
+    return tuple(values.values())
+
+
+def argument(arg):
+    """In a settings() table: the option's argument itself."""
+    return arg
+
+
+def uint_or_usage(usage):
+    """In a settings() table: the option's argument as uint0 reads it, or dieusage(USAGE)."""
+    def convert(arg):
+        v = uint0(arg)
+        if v is None:
+            dieusage(usage)
+        return v
+    return convert
+
+
+#: settings() tables of the options several commands share
+CHOMP_OPTIONS = {"N": {"chomp": False}, "n": {"chomp": True}}
+CRUNCH_OPTIONS = {"C": {"crunch": True}, "c": {"crunch": False}}
+IMPORT_OPTIONS = {"E": {"doimport": True}, "e": {"doimport": False}}
+
+
 def uint0(s):
     """uint0_scan: the whole string must be a decimal number; else None."""
     if s and s.isdigit() and s.isascii():
@@ -72,6 +115,13 @@ def strict():
     return v if v is not None else 0
 
 
+def complain(level, msg):
+    """An EXECLINE_STRICT complaint (LEVEL not 0): a warning at 1, fatal from 2."""
+    if level >= 2:
+        die(100, msg)
+    warn(msg)
+
+
 def block(argv, start):
     """el_semicolon: read a block starting at argv[start].
 
@@ -91,12 +141,25 @@ def block(argv, start):
             if level is None:
                 level = strict()
             if level:
-                msg = "unquoted argument %s at block %d position %d" % (a, BLOCK_COUNT[0], i - start)
-                if level >= 2:
-                    die(100, msg)
-                warn(msg)
+                complain(level, "unquoted argument %s at block %d position %d"
+                         % (a, BLOCK_COUNT[0], i - start))
             words.append(a)
     return words, None
+
+
+def whole_block(argv, start, what="block"):
+    """block(ARGV, START), dying "unterminated WHAT" when it is."""
+    words, end = block(argv, start)
+    if end is None:
+        die(100, "unterminated " + what)
+    return words, end
+
+
+def variable(name):
+    """NAME, if it can name an environment variable; else the execline error."""
+    if not name or "=" in name:
+        die(100, "invalid variable name")
+    return name
 
 
 # --- process management -------------------------------------------------------------
@@ -284,39 +347,46 @@ def _digits(s):
     return j
 
 
-def pushenv(env, prefixes):
-    """Rename NAME -> NAME:1, NAME:n -> NAME:n+1 for names starting with PREFIXES."""
+def _reframed(env, prefixes, rename):
+    """ENV with each name starting with one of PREFIXES replaced by RENAME(name, frame),
+    frame being None for NAME itself or (index of the colon, the text after it) for
+    NAME:...; RENAME returns None for a variable to drop."""
     new = {}
     for k, v in env.items():
         sp = _frame_split(k, prefixes)
-        if sp is None:
-            new[k] = v
-        elif sp[1] is None:
-            new[k + ":1"] = v
-        else:
-            colon, num = sp[1]
-            if _digits(num) != len(num):
-                new[k] = v
-            else:
-                new[k[:colon] + ":" + str((int(num) if num else 0) + 1)] = v
+        name = k if sp is None else rename(k, sp[1])
+        if name is not None:
+            new[name] = v
     return new
+
+
+def _pushed(name, frame):
+    if frame is None:
+        return name + ":1"
+    colon, num = frame
+    if _digits(num) != len(num):
+        return name
+    return name[:colon] + ":" + str((int(num) if num else 0) + 1)
+
+
+def _popped(name, frame):
+    if frame is None:
+        return None
+    colon, num = frame
+    n = int(num) if num and _digits(num) == len(num) else 0
+    if not n:
+        return name
+    return name[:colon] + (":" + str(n - 1) if n > 1 else "")
+
+
+def pushenv(env, prefixes):
+    """Rename NAME -> NAME:1, NAME:n -> NAME:n+1 for names starting with PREFIXES."""
+    return _reframed(env, prefixes, _pushed)
 
 
 def popenv(env, prefixes):
     """Drop NAME, rename NAME:1 -> NAME, NAME:n -> NAME:n-1 for names with PREFIXES."""
-    new = {}
-    for k, v in env.items():
-        sp = _frame_split(k, prefixes)
-        if sp is None:
-            new[k] = v
-        elif sp[1] is not None:
-            colon, num = sp[1]
-            n = int(num) if num and _digits(num) == len(num) else 0
-            if not n:
-                new[k] = v
-            else:
-                new[k[:colon] + (":" + str(n - 1) if n > 1 else "")] = v
-    return new
+    return _reframed(env, prefixes, _popped)
 
 
 def replace_environ(new):

@@ -62,6 +62,16 @@ def _reduce_negations(tree, stack):
         stack.pop()
 
 
+def _reduce_binary(tree, stack):
+    """STACK ends with operand, binary operator, operand: make it one node, the operator
+    with its two operands."""
+    op = tree[stack[-2]]
+    op.arg1 = stack[-3]
+    op.arg2 = stack[-1]
+    stack[-3] = stack[-2]
+    del stack[-2:]
+
+
 def _parse(tree):
     die = core.die
     n = len(tree)
@@ -84,10 +94,7 @@ def _parse(tree):
                 tree[stack[-2]].arg1 = stack[-1]
                 stack.pop()
             elif t == 3:
-                tree[stack[-2]].arg1 = stack[-3]
-                tree[stack[-2]].arg2 = stack[-1]
-                stack[-3] = stack[-2]
-                del stack[-2:]
+                _reduce_binary(tree, stack)
             _reduce_negations(tree, stack)
         elif act == "N":
             if tree[stack[-3]].type != 4:
@@ -97,17 +104,11 @@ def _parse(tree):
             _reduce_negations(tree, stack)
         elif act == "A":
             if tree[stack[-2]].type == 7:
-                tree[stack[-2]].arg1 = stack[-3]
-                tree[stack[-2]].arg2 = stack[-1]
-                stack[-3] = stack[-2]
-                del stack[-2:]
+                _reduce_binary(tree, stack)
             tree[stack[-1]].type = 10
         elif act == "O":
             if tree[stack[-2]].type == 8:
-                tree[stack[-2]].arg1 = stack[-3]
-                tree[stack[-2]].arg2 = stack[-1]
-                stack[-3] = stack[-2]
-                del stack[-2:]
+                _reduce_binary(tree, stack)
             tree[stack[-1]].type = 11
         elif act == "E":
             tree[stack[-1]].type = 12

@@ -2,10 +2,11 @@
 
 import os
 
-from s6py import scan_options
+from s6py import find_options, scan_options
 
 from . import core
-from .core import block, die, dieusage, getopt
+from .core import (CHOMP_OPTIONS, CRUNCH_OPTIONS, IMPORT_OPTIONS, argument, block, die, dieusage,
+                   getopt, settings, whole_block)
 from .subst import DEFAULT_DELIM, TransformError, substitute, transform
 
 
@@ -14,29 +15,17 @@ def _run_subst(subs, rest, what="complete exlsn function"):
     return argv if argv else 0
 
 
+_TRANSFORM_OPTIONS = dict(CHOMP_OPTIONS, **CRUNCH_OPTIONS, s={"split": True},
+                          d={"delim": argument})
+
+
 def _transform_options(opts):
     """Take the el_transform options (-N -n -s -C -c -d) out of OPTS, last one winning.
 
     Returns ((split, crunch, chomp, delim), the other options in their order)."""
-    split = crunch = chomp = False
-    delim = DEFAULT_DELIM
-    others = []
-    for c, arg in opts:
-        if c == "N":
-            chomp = False
-        elif c == "n":
-            chomp = True
-        elif c == "s":
-            split = True
-        elif c == "C":
-            crunch = True
-        elif c == "c":
-            crunch = False
-        elif c == "d":
-            delim = arg
-        else:
-            others.append((c, arg))
-    return (split, crunch, chomp, delim), others
+    how = settings([o for o in opts if o[0] in _TRANSFORM_OPTIONS], _TRANSFORM_OPTIONS,
+                   split=False, crunch=False, chomp=False, delim=DEFAULT_DELIM)
+    return how, [o for o in opts if o[0] not in _TRANSFORM_OPTIONS]
 
 
 def _transform_or_die(value, split, crunch, chomp, delim):
@@ -64,19 +53,12 @@ def _dir_define(argv, subs):
 
 
 def _dir_importas(argv, subs, modifs=None):
-    insist = unexport = False
-    default = None
     opts, i = _subgetopt(argv, "iuD:NnsCcd:")
     if opts is None:
         return -3
     how, opts = _transform_options(opts)
-    for c, arg in opts:
-        if c == "i":
-            insist = True
-        elif c == "u":
-            unexport = True
-        elif c == "D":
-            default = arg
+    table = {"i": {"insist": True}, "u": {"unexport": True}, "D": {"default": argument}}
+    insist, unexport, default = settings(opts, table, insist=False, unexport=False, default=None)
     if len(argv) - i < 2:
         return -3
     key, var = argv[i], argv[i + 1]
@@ -108,10 +90,7 @@ def _dir_elgetpositionals(argv, subs):
         return -2
     level = core.strict()
     if level and n < nmin:
-        msg = "too few arguments: expected at least %d but got %d" % (nmin, n)
-        if level > 1:
-            die(100, msg)
-        core.warn(msg)
+        core.complain(level, "too few arguments: expected at least %d but got %d" % (nmin, n))
     subs["#"] = [x]
     vals = []
     for k in range(max(n, nmin) + 1):
@@ -131,13 +110,9 @@ def _dir_multidefine(argv, subs):
     opts, i = _subgetopt(argv, "0rNnCcd:")
     if opts is None:
         return -3
-    zeroword = likeread = False
     (_, crunch, chomp, delim), opts = _transform_options(opts)
-    for c, arg in opts:
-        if c == "0":
-            zeroword = True
-        elif c == "r":
-            likeread = True
+    zeroword, likeread = settings(opts, {"0": {"zeroword": True}, "r": {"likeread": True}},
+                                  zeroword=False, likeread=False)
     if len(argv) - i < 2:
         return -3
     value = argv[i]
@@ -289,9 +264,7 @@ def multisubstitute(argv):
     usage = "see http://skarnet.org/software/execline/multisubstitute.html"
     if len(argv) < 2:
         dieusage(usage)
-    words, end = block(argv, 1)
-    if end is None:
-        die(100, "unterminated block")
+    words, end = whole_block(argv, 1)
     if end + 1 == len(argv):
         dieusage(usage)
     subs = {}
@@ -350,6 +323,46 @@ def emptyenv(argv):
     return prog
 
 
+def _argc():
+    """The number of positional parameters, from #; dies when # is unset or not a number."""
+    x = os.environ.get("#")
+    if x is None:
+        die(100, "# not set")
+    n = core.uint0(x)
+    if n is None:
+        die(100, "invalid #")
+    return n
+
+
+def _positional(k):
+    """Positional parameter K, which must be set."""
+    v = os.environ.get(str(k))
+    if v is None:
+        die(100, "%d not set" % k)
+    return v
+
+
+def _positional_block(last, sharp, blockno, level, too_few):
+    """Read the block of positional parameters after parameter LAST (block number BLOCKNO
+    for the strict-mode complaint about an unquoted word): (the index of its empty end
+    word, its words unquoted).  Dies with TOO_FEW when the block runs past SHARP."""
+    k = last
+    words = []
+    while True:
+        k += 1
+        if k > sharp:
+            die(100, too_few)
+        v = _positional(k)
+        if v == "":
+            return k, words
+        if v[0] == " ":
+            v = v[1:]
+        elif level:
+            core.complain(level, "unquoted positional %s at block %d position %d"
+                          % (v, blockno, k - last))
+        words.append(v)
+
+
 def elgetopt(argv):
     core.PROG = "elgetopt"
     usage = "elgetopt [ -D default ] optstring prog..."
@@ -359,48 +372,15 @@ def elgetopt(argv):
     if len(argv) < 3:
         dieusage(usage)
     env = os.environ
-    x = env.get("#")
-    if x is None:
-        die(100, "# not set")
-    n = core.uint0(x)
-    if n is None:
-        die(100, "invalid #")
-    args = []
-    for k in range(n + 1):
-        v = env.get(str(k))
-        if v is None:
-            die(100, "%d not set" % k)
-        args.append(v)
+    n = _argc()
+    args = [_positional(k) for k in range(n + 1)]
     optstring = argv[1]
-    found = []
-    k = 1
-    while k < len(args):
-        a = args[k]
-        if a == "--":
-            k += 1
-            break
-        if len(a) < 2 or a[0] != "-":
-            break
-        j = 1
-        while j < len(a):
-            c = a[j]
-            p = optstring.find(c)
-            if c == ":" or p < 0:
-                core.write(2, "%s: invalid option -- %s\n" % (args[0], c))
-                return 1
-            if p + 1 < len(optstring) and optstring[p + 1] == ":":
-                if j + 1 < len(a):
-                    found.append((c, a[j + 1:]))
-                elif k + 1 < len(args):
-                    k += 1
-                    found.append((c, args[k]))
-                else:
-                    core.write(2, "%s: option requires an argument -- %s\n" % (args[0], c))
-                    return 1
-                break
-            found.append((c, None))
-            j += 1
-        k += 1
+    found, k, problem = find_options(args, optstring)
+    if problem is not None:
+        letter, missing = problem
+        reason = "option requires an argument" if missing else "invalid option"
+        core.write(2, "%s: %s -- %s\n" % (args[0], reason, letter))
+        return 1
     remaining = args[k:]
     new = core.pushenv(dict(env), ("ELGETOPT_",))
     for c, arg in found:
@@ -437,37 +417,14 @@ def shift(argv):
     if not given:
         n = 1
     env = os.environ
-    x = env.get("#")
-    if x is None:
-        die(100, "# not set")
-    sharp = core.uint0(x)
-    if sharp is None:
-        die(100, "invalid #")
+    sharp = _argc()
     if n > sharp:
         if level:
-            msg = "shift %d arguments: got %d" % (n, sharp)
-            if level == 1:
-                core.warn("unable to " + msg)
-            else:
-                die(100, "unable to " + msg)
+            core.complain(level, "unable to shift %d arguments: got %d" % (n, sharp))
         n = sharp
     for bi in range(b):
-        base = n
-        while True:
-            n += 1
-            if n > sharp:
-                die(100, "unable to shift block %d: too few arguments (%d)" % (bi, n))
-            v = env.get(str(n))
-            if v is None:
-                die(100, "%d not set" % n)
-            if v == "":
-                break
-            if v[0] != " " and level:
-                msg = "unquoted positional %s at block %d position %d" % (v, bi, n - base)
-                if level == 1:
-                    core.warn(msg)
-                else:
-                    die(100, msg)
+        too_few = "unable to shift block %d: too few arguments (%d)" % (bi, sharp + 1)
+        n, _ = _positional_block(n, sharp, bi, level, too_few)
     vals = {}
     for k in range(1, sharp + 1):
         vals[k] = env.get(str(k + n)) if k <= sharp - n else None
@@ -485,17 +442,8 @@ def runblock(argv):
     usage = "runblock [ -P ] [ -n argshift ] [ -r ] n cmd..."
     level = core.strict()
     opts, i = getopt(argv, "Prn:", usage)
-    nopop = flagr = False
-    m = 0
-    for c, arg in opts:
-        if c == "P":
-            nopop = True
-        elif c == "r":
-            flagr = True
-        else:
-            m = core.uint0(arg)
-            if m is None:
-                dieusage(usage)
+    table = {"P": {"nopop": True}, "r": {"flagr": True}, "n": {"m": core.uint_or_usage(usage)}}
+    nopop, flagr, m = settings(opts, table, nopop=False, flagr=False, m=0)
     args = argv[i:]
     if not args:
         dieusage(usage)
@@ -504,60 +452,20 @@ def runblock(argv):
         dieusage(usage)
     cmd = args[1:]
     env = os.environ
-    x = env.get("#")
-    if x is None:
-        die(100, "# not set")
-    sharp = core.uint0(x)
-    if sharp is None:
-        die(100, "invalid #")
-
-    def get(k):
-        v = env.get(str(k))
-        if v is None:
-            die(100, "%d not set" % k)
-        return v
+    sharp = _argc()
     for bi in range(1, n + flagr):
-        base = m
-        while True:
-            m += 1
-            if m > sharp:
-                die(100, "too few arguments")
-            v = get(m)
-            if v == "":
-                break
-            if v[0] != " " and level:
-                msg = "unquoted positional %s at block %d position %d" % (v, bi, m - base)
-                if level == 1:
-                    core.warn(msg)
-                else:
-                    die(100, msg)
+        m, _ = _positional_block(m, sharp, bi, level, "too few arguments")
     out = list(cmd)
     if flagr:
         m += 1
         if m > sharp:
             return 0
         while m <= sharp:
-            out.append(get(m))
+            out.append(_positional(m))
             m += 1
     else:
-        base = m
-        while True:
-            m += 1
-            if m > sharp:
-                die(100, "too few arguments")
-            v = get(m)
-            if v == "":
-                break
-            if v[0] != " ":
-                if level:
-                    msg = "unquoted positional %s at block %d position %d" % (v, n, m - base)
-                    if level == 1:
-                        core.warn(msg)
-                    else:
-                        die(100, msg)
-            else:
-                v = v[1:]
-            out.append(v)
+        m, words = _positional_block(m, sharp, n, level, "too few arguments")
+        out += words
     if not nopop:
         core.replace_environ(core.popenv(dict(env), core.POSITIONALS))
     if not out:
@@ -569,27 +477,12 @@ def dollarat(argv):
     core.PROG = "dollarat"
     usage = "dollarat [ -n ] [ -0 | -d delimchar ]"
     opts, i = getopt(argv, "nd:0", usage)
-    chomp = False
-    delim = "\n"
-    for c, arg in opts:
-        if c == "n":
-            chomp = True
-        elif c == "d":
-            delim = arg[:1]
-        else:
-            delim = "\0"
-    env = os.environ
-    x = env.get("#")
-    if x is None:
-        die(100, "# not set")
-    n = core.uint0(x)
-    if n is None:
-        die(100, "invalid #")
+    table = {"n": {"chomp": True}, "d": {"delim": lambda arg: arg[:1]}, "0": {"delim": "\0"}}
+    chomp, delim = settings(opts, table, chomp=False, delim="\n")
+    n = _argc()
     out = []
     for k in range(1, n + 1):
-        v = env.get(str(k))
-        if v is None:
-            die(100, "%d not set" % k)
+        v = _positional(k)
         if delim == "":
             b = os.fsencode(v)
             out.append(b"%d:%s," % (len(b), b))
@@ -628,39 +521,21 @@ def _modif_exec(rest, var, value, doimport):
     return rest if rest else 0
 
 
+#: the options backtick and withstdinas share: -i (a failure is fatal), -I (the output
+#: up to a null character), -N, -n, -E, -e
+_CAPTURE_OPTIONS = dict(CHOMP_OPTIONS, **IMPORT_OPTIONS, i={"insist": 2}, I={"insist": 1})
+
+
 def backtick(argv):
     core.PROG = "backtick"
     usage = "backtick [ -i | -I | -x | -D default ] [ -N | -n ] [ -E | -e ] var { prog... } remainder..."
-    opts, i = getopt(argv, "iIxD:NnEe", usage)
-    insist, chomp, doimport, default = 2, True, False, None
-    for c, arg in opts:
-        if c == "i":
-            insist = 2
-        elif c == "I":
-            insist = 1
-        elif c == "x":
-            insist = 0
-            default = None
-        elif c == "D":
-            insist = 0
-            default = arg
-        elif c == "N":
-            chomp = False
-        elif c == "n":
-            chomp = True
-        elif c == "E":
-            doimport = True
-        else:
-            doimport = False
-    args = argv[i:]
-    if len(args) < 2:
-        dieusage(usage)
-    var = args[0]
-    if not var or "=" in var:
-        die(100, "invalid variable name")
-    words, end = block(args, 1)
-    if end is None:
-        die(100, "unterminated block")
+    opts, args = core.operands(argv, "iIxD:NnEe", usage, 2)
+    table = dict(_CAPTURE_OPTIONS, x={"insist": 0, "default": None},
+                 D={"insist": 0, "default": argument})
+    insist, chomp, doimport, default = settings(opts, table, insist=2, chomp=True,
+                                                doimport=False, default=None)
+    var = core.variable(args[0])
+    words, end = whole_block(args, 1)
     if not words:
         die(100, "empty block")
     r, w = os.pipe()
@@ -706,29 +581,11 @@ def backtick(argv):
 def withstdinas(argv):
     core.PROG = "withstdinas"
     usage = "withstdinas [ -i | -I | -D default ] [ -N | -n ] [ -E | -e ] var remainder..."
-    opts, i = getopt(argv, "iINnD:Ee", usage)
-    insist, chomp, doimport, default = 0, True, False, None
-    for c, arg in opts:
-        if c == "i":
-            insist = 2
-        elif c == "I":
-            insist = 1
-        elif c == "N":
-            chomp = False
-        elif c == "n":
-            chomp = True
-        elif c == "D":
-            default = arg
-        elif c == "E":
-            doimport = True
-        else:
-            doimport = False
-    args = argv[i:]
-    if not args:
-        dieusage(usage)
-    var = args[0]
-    if not var or "=" in var:
-        die(100, "invalid variable name")
+    opts, args = core.operands(argv, "iINnD:Ee", usage, 1)
+    table = dict(_CAPTURE_OPTIONS, D={"default": argument})
+    insist, chomp, doimport, default = settings(opts, table, insist=0, chomp=True,
+                                                doimport=False, default=None)
+    var = core.variable(args[0])
     try:
         data = _slurp(0)
     except OSError as e:
@@ -752,11 +609,8 @@ def withstdinas(argv):
 def getcwd(argv):
     core.PROG = "getcwd"
     usage = "getcwd [ -E | -e ] variable prog..."
-    opts, i = getopt(argv, "Ee", usage)
-    doimport = bool(opts) and opts[-1][0] == "E"
-    args = argv[i:]
-    if len(args) < 2:
-        dieusage(usage)
+    opts, args = core.operands(argv, "Ee", usage, 2)
+    doimport = settings(opts, IMPORT_OPTIONS, doimport=False)[0]
     if "=" in args[0]:
         die(100, "invalid variable name")
     try:
@@ -769,16 +623,9 @@ def getcwd(argv):
 def getpid(argv):
     core.PROG = "getpid"
     usage = "getpid [ -E | -e ] [ -P | -p ] variable prog..."
-    opts, i = getopt(argv, "EePp", usage)
-    doimport = parent = False
-    for c, _ in opts:
-        if c in "Ee":
-            doimport = c == "E"
-        else:
-            parent = c == "P"
-    args = argv[i:]
-    if len(args) < 2:
-        dieusage(usage)
+    opts, args = core.operands(argv, "EePp", usage, 2)
+    table = dict(IMPORT_OPTIONS, P={"parent": True}, p={"parent": False})
+    doimport, parent = settings(opts, table, doimport=False, parent=False)
     if "=" in args[0]:
         die(100, "invalid variable name")
     return _modif_exec(args[1:], args[0], str(os.getppid() if parent else os.getpid()), doimport)
@@ -822,11 +669,8 @@ def umask(argv):
 def envfile(argv):
     core.PROG = "envfile"
     usage = "envfile [ -i | -I ] file prog..."
-    opts, i = getopt(argv, "iI", usage)
+    opts, args = core.operands(argv, "iI", usage, 2)
     loose = bool(opts) and opts[-1][0] == "I"
-    args = argv[i:]
-    if len(args) < 2:
-        dieusage(usage)
     path = args[0]
     try:
         if path == "-":

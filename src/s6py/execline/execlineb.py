@@ -11,28 +11,12 @@ USAGE = "execlineb [ -p | -P | -S nmin | -s nmin ] [ -q | -w | -W ] [ -c command
 def main(argv):
     core.PROG = "execlineb"
     opts, i = core.getopt(argv, "pPqwWc:S:s:", USAGE)
-    pushmode = 2
-    flagstrict = -1
-    nmin = 0
-    string = None
-    for c, arg in opts:
-        if c == "p":
-            pushmode = 1
-        elif c == "P":
-            pushmode = 0
-        elif c == "q":
-            flagstrict = 0
-        elif c == "w":
-            flagstrict = 1
-        elif c == "W":
-            flagstrict = 2
-        elif c == "c":
-            string = arg
-        else:
-            nmin = core.uint0(arg)
-            if nmin is None:
-                core.dieusage(USAGE)
-            pushmode = 3 if c == "S" else 4
+    nmin = core.uint_or_usage(USAGE)
+    table = {"p": {"pushmode": 1}, "P": {"pushmode": 0}, "q": {"flagstrict": 0},
+             "w": {"flagstrict": 1}, "W": {"flagstrict": 2}, "c": {"string": core.argument},
+             "S": {"nmin": nmin, "pushmode": 3}, "s": {"nmin": nmin, "pushmode": 4}}
+    pushmode, flagstrict, nmin, string = core.settings(opts, table, pushmode=2, flagstrict=-1,
+                                                       nmin=0, string=None)
     args = argv[i:]
     dollar0 = argv[0]
     try:
@@ -71,10 +55,8 @@ def main(argv):
     argc = len(args)
     if pushmode >= 3:
         if flagstrict and argc < nmin:
-            msg = "too few arguments: expecting at least %d but got %d" % (nmin, argc)
-            if flagstrict > 1:
-                core.die(100, msg)
-            core.warn(msg)
+            core.complain(flagstrict, "too few arguments: expecting at least %d but got %d"
+                          % (nmin, argc))
         from .subst import substitute
         n = max(argc, nmin)
         vals = args + [""] * (n - argc)

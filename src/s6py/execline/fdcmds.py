@@ -4,7 +4,7 @@ plus pipeline and heredoc (which plumb a child's fds)."""
 import os
 
 from . import core
-from .core import block, die, dieusage, getopt
+from .core import die, dieusage, getopt, operands, settings, whole_block
 
 
 def _fd(s, usage):
@@ -14,19 +14,26 @@ def _fd(s, usage):
     return v
 
 
-def _dup2(a, b):
-    if a == b:
-        os.set_inheritable(a, True)
+def _leading_fds(argv, usage, count):
+    """The COUNT numbers after argv[0] (fds, or fdreserve's count), which a command must
+    follow; else dieusage(USAGE)."""
+    if len(argv) < count + 2:
+        dieusage(usage)
+    return [_fd(word, usage) for word in argv[1:count + 1]]
+
+
+def _move_fd(src, dst):
+    """Make the open file SRC fd DST, inheritable (closing SRC when it is another fd)."""
+    if src != dst:
+        os.dup2(src, dst, inheritable=True)
+        os.close(src)
     else:
-        os.dup2(a, b, inheritable=True)
+        os.set_inheritable(dst, True)
 
 
 def fdclose(argv):
     core.PROG = "fdclose"
-    usage = "fdclose fd prog..."
-    if len(argv) < 3:
-        dieusage(usage)
-    fd = _fd(argv[1], usage)
+    fd, = _leading_fds(argv, "fdclose fd prog...", 1)
     try:
         os.close(fd)
     except OSError:
@@ -37,10 +44,7 @@ def fdclose(argv):
 def fdblock(argv):
     core.PROG = "fdblock"
     usage = "fdblock [ -n ] fd prog..."
-    opts, i = getopt(argv, "n", usage)
-    args = argv[i:]
-    if len(args) < 2:
-        dieusage(usage)
+    opts, args = operands(argv, "n", usage, 2)
     fd = _fd(args[0], usage)
     try:
         os.set_blocking(fd, not opts)
@@ -52,10 +56,7 @@ def fdblock(argv):
 def fdmove(argv):
     core.PROG = "fdmove"
     usage = "fdmove [ -c ] to from prog..."
-    opts, i = getopt(argv, "c", usage)
-    args = argv[i:]
-    if len(args) < 3:
-        dieusage(usage)
+    opts, args = operands(argv, "c", usage, 3)
     to, frm = _fd(args[0], usage), _fd(args[1], usage)
     try:
         if to != frm:
@@ -71,10 +72,7 @@ def fdmove(argv):
 
 def fdswap(argv):
     core.PROG = "fdswap"
-    usage = "fdswap fd1 fd2 prog..."
-    if len(argv) < 4:
-        dieusage(usage)
-    a, b = _fd(argv[1], usage), _fd(argv[2], usage)
+    a, b = _leading_fds(argv, "fdswap fd1 fd2 prog...", 2)
     try:
         if a != b:
             t = os.dup(a)
@@ -88,10 +86,7 @@ def fdswap(argv):
 
 def fdreserve(argv):
     core.PROG = "fdreserve"
-    usage = "fdreserve n prog..."
-    if len(argv) < 3:
-        dieusage(usage)
-    n = _fd(argv[1], usage)
+    n, = _leading_fds(argv, "fdreserve n prog...", 1)
     opened = []
     try:
         for _ in range(n):
@@ -109,23 +104,11 @@ def redirfd(argv):
     core.PROG = "redirfd"
     usage = "redirfd -[ r | w | u | a | x ] [ -n ] [ -b ] fd file prog..."
     opts, i = getopt(argv, "rwuaxnb", usage)  # 2.9.3 has no -c (later versions do)
-    flags = -1
-    nonblock = change = False
-    for c, _ in opts:
-        if c == "r":
-            flags = os.O_RDONLY
-        elif c == "w":
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-        elif c == "u":
-            flags = os.O_RDWR
-        elif c == "a":
-            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-        elif c == "x":
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-        elif c == "n":
-            nonblock = True
-        elif c == "b":
-            change = True
+    table = {"r": {"flags": os.O_RDONLY}, "w": {"flags": os.O_WRONLY | os.O_CREAT | os.O_TRUNC},
+             "u": {"flags": os.O_RDWR}, "a": {"flags": os.O_WRONLY | os.O_CREAT | os.O_APPEND},
+             "x": {"flags": os.O_WRONLY | os.O_CREAT | os.O_EXCL}, "n": {"nonblock": True},
+             "b": {"change": True}}
+    flags, nonblock, change = settings(opts, table, flags=-1, nonblock=False, change=False)
     args = argv[i:]
     if len(args) < 3 or flags < 0:
         dieusage(usage)
@@ -147,20 +130,13 @@ def redirfd(argv):
             core.diesys(111, "open %s" % path, e)
     if change:
         os.set_blocking(new, nonblock)
-    if new != fd:
-        os.dup2(new, fd, inheritable=True)
-        os.close(new)
-    else:
-        os.set_inheritable(fd, True)
+    _move_fd(new, fd)
     return args[2:]
 
 
 def piperw(argv):
     core.PROG = "piperw"
-    usage = "piperw fdr fdw prog..."
-    if len(argv) < 4:
-        dieusage(usage)
-    fr, fw = _fd(argv[1], usage), _fd(argv[2], usage)
+    fr, fw = _leading_fds(argv, "piperw fdr fdw prog...", 2)
     try:
         r, w = os.pipe()
         if r == fw and w == fr:
@@ -191,17 +167,9 @@ def pipeline(argv):
     core.PROG = "pipeline"
     usage = "pipeline [ -d ] [ -r | -w ] { command... } command..."
     opts, i = getopt(argv, "drw", usage)
-    df = w = False
-    for c, _ in opts:
-        if c == "d":
-            df = True
-        elif c == "r":
-            w = False
-        else:
-            w = True
-    words, end = block(argv, i)
-    if end is None:
-        die(100, "unterminated block")
+    table = {"d": {"df": True}, "r": {"w": False}, "w": {"w": True}}
+    df, w = settings(opts, table, df=False, w=False)
+    words, end = whole_block(argv, i)
     rest = argv[end + 1:]
     if not rest:
         die(100, "empty remainder")
@@ -234,10 +202,7 @@ def pipeline(argv):
 def heredoc(argv):
     core.PROG = "heredoc"
     usage = "heredoc [ -d ] fd string command..."
-    opts, i = getopt(argv, "d", usage)
-    args = argv[i:]
-    if len(args) < 3:
-        dieusage(usage)
+    opts, args = operands(argv, "d", usage, 3)
     fd = _fd(args[0], usage)
     data = os.fsencode(args[1])
     r, w = os.pipe()
@@ -254,9 +219,5 @@ def heredoc(argv):
     os.close(w)
     if opts:
         core.waitpid(pid)
-    if r != fd:
-        os.dup2(r, fd, inheritable=True)
-        os.close(r)
-    else:
-        os.set_inheritable(r, True)
+    _move_fd(r, fd)
     return args[2:]

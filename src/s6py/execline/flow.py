@@ -5,7 +5,9 @@ import os
 from s6py.diag import Reporter
 
 from . import core
-from .core import block, die, dieusage, getopt, spawn, wait_estatus, wait_status, waitpid
+from .core import (CHOMP_OPTIONS, CRUNCH_OPTIONS, IMPORT_OPTIONS, argument, block, die, dieusage,
+                   getopt, settings, spawn, uint_or_usage, wait_estatus, wait_status, waitpid,
+                   whole_block)
 
 
 def _spawn_or_die(argv, hint=None):
@@ -19,6 +21,26 @@ def _spawn_or_die(argv, hint=None):
 
 def _crashed(ws):
     die(128 + os.WTERMSIG(ws), "child crashed with signal %d" % os.WTERMSIG(ws))
+
+
+def _condition(argv, normalcrash, hint=None):
+    """Run the condition ARGV of the if commands: its wait status; its crash is fatal
+    unless NORMALCRASH (-X)."""
+    ws = waitpid(_spawn_or_die(argv, hint))
+    if not normalcrash and os.WIFSIGNALED(ws):
+        _crashed(ws)
+    return ws
+
+
+def _required_block(argv, start, name):
+    """The block NAME (then, else) at argv[START], which must be there."""
+    if start == len(argv):
+        die(100, name + " block required")
+    return whole_block(argv, start, name + " block")
+
+
+#: the -n and -X options of the if commands
+_IF_OPTIONS = {"n": {"neg": True}, "X": {"normalcrash": True}}
 
 
 def execsequence(first, rest):
@@ -37,9 +59,7 @@ def execsequence(first, rest):
 
 def foreground(argv):
     core.PROG = "foreground"
-    words, end = block(argv, 1)
-    if end is None:
-        die(100, "unterminated block")
+    words, end = whole_block(argv, 1)
     return execsequence(words, argv[end + 1:])
 
 
@@ -48,9 +68,7 @@ def background(argv):
     usage = "background [ -d ] { command... }"
     opts, i = getopt(argv, "d", usage)
     double = bool(opts)
-    words, end = block(argv, i)
-    if end is None:
-        die(100, "unterminated block")
+    words, end = whole_block(argv, i)
     if double:
         pid = _doublefork(words)
     else:
@@ -100,28 +118,18 @@ def if_(argv):
     core.PROG = "if"
     usage = "if [ -n ] [ -X ] [ -t | -x exitcode ] { command... }"
     opts, i = getopt(argv, "nXtx:", usage)
-    neg = normalcrash = False
-    e = None
-    for c, arg in opts:
-        if c == "n":
-            neg = True
-        elif c == "X":
-            normalcrash = True
-        elif c == "t":
-            e = 0
-        else:
-            v = core.uint_prefix(arg)
-            if v is None:
-                dieusage(usage)
-            e = v & 0xFFFF
+
+    def exitcode(arg):
+        v = core.uint_prefix(arg)
+        if v is None:
+            dieusage(usage)
+        return v & 0xFFFF
+    table = dict(_IF_OPTIONS, t={"e": 0}, x={"e": exitcode})
+    neg, normalcrash, e = settings(opts, table, neg=False, normalcrash=False, e=None)
     if e is not None and e > 255:
         die(100, "invalid exit code")
-    words, end = block(argv, i)
-    if end is None:
-        die(100, "unterminated block")
-    ws = waitpid(_spawn_or_die(words))
-    if not normalcrash and os.WIFSIGNALED(ws):
-        _crashed(ws)
+    words, end = whole_block(argv, i)
+    ws = _condition(words, normalcrash)
     if neg == (not wait_estatus(ws)):
         return e if e is not None else 1 if neg else wait_estatus(ws)
     return argv[end + 1:]
@@ -131,19 +139,10 @@ def ifelse(argv):
     core.PROG = "ifelse"
     usage = "ifelse [ -n ] [ -X ] { command-if } { command-then... } command-else..."
     opts, i = getopt(argv, "nX", usage)
-    neg = any(c == "n" for c, _ in opts)
-    normalcrash = any(c == "X" for c, _ in opts)
-    cond, end1 = block(argv, i)
-    if end1 is None:
-        die(100, "unterminated if block")
-    if end1 + 1 == len(argv):
-        die(100, "then block required")
-    then, end2 = block(argv, end1 + 1)
-    if end2 is None:
-        die(100, "unterminated then block")
-    ws = waitpid(_spawn_or_die(cond))
-    if not normalcrash and os.WIFSIGNALED(ws):
-        _crashed(ws)
+    neg, normalcrash = settings(opts, _IF_OPTIONS, neg=False, normalcrash=False)
+    cond, end1 = whole_block(argv, i, "if block")
+    then, end2 = _required_block(argv, end1 + 1, "then")
+    ws = _condition(cond, normalcrash)
     if neg == (not wait_estatus(ws)):
         return argv[end2 + 1:]
     return then
@@ -153,23 +152,13 @@ def ifte(argv):
     core.PROG = "ifte"
     usage = "ifte [ -X ] [ -n ] { command-then... } { command-else... } command-if..."
     opts, i = getopt(argv, "Xn", usage)
-    neg = any(c == "n" for c, _ in opts)
-    normalcrash = any(c == "X" for c, _ in opts)
-    then, end1 = block(argv, i)
-    if end1 is None:
-        die(100, "unterminated then block")
-    if end1 + 1 == len(argv):
-        die(100, "else block required")
-    else_, end2 = block(argv, end1 + 1)
-    if end2 is None:
-        die(100, "unterminated else block")
+    neg, normalcrash = settings(opts, _IF_OPTIONS, neg=False, normalcrash=False)
+    then, end1 = whole_block(argv, i, "then block")
+    else_, end2 = _required_block(argv, end1 + 1, "else")
     cond = argv[end2 + 1:]
     if not cond:
         die(100, "empty command-if")
-    pid = _spawn_or_die(cond, "are you trying to spawn a block as your command-if?")
-    ws = waitpid(pid)
-    if not normalcrash and os.WIFSIGNALED(ws):
-        _crashed(ws)
+    ws = _condition(cond, normalcrash, "are you trying to spawn a block as your command-if?")
     if neg == (not wait_estatus(ws)):
         return else_
     return then
@@ -179,23 +168,13 @@ def ifthenelse(argv):
     core.PROG = "ifthenelse"
     usage = "ifthenelse [ -X ] { command-if... } { command-then... } { command-else... } [ remainder... ]"
     opts, i = getopt(argv, "Xs", usage)
-    normalcrash = any(c == "X" for c, _ in opts)
-    magic = any(c == "s" for c, _ in opts)
-    cond, end1 = block(argv, i)
-    if end1 is None:
-        die(100, "unterminated if block")
-    if end1 + 1 == len(argv):
-        die(100, "then block required")
-    then, end2 = block(argv, end1 + 1)
-    if end2 is None:
-        die(100, "unterminated then block")
-    else_, end3 = block(argv, end2 + 1)
-    if end3 is None:
-        die(100, "unterminated else block")
-    ws = waitpid(_spawn_or_die(cond))
+    normalcrash, magic = settings(opts, {"X": {"normalcrash": True}, "s": {"magic": True}},
+                                  normalcrash=False, magic=False)
+    cond, end1 = whole_block(argv, i, "if block")
+    then, end2 = _required_block(argv, end1 + 1, "then")
+    else_, end3 = whole_block(argv, end2 + 1, "else block")
+    ws = _condition(cond, normalcrash)
     rest = argv[end3 + 1:]
-    if not normalcrash and os.WIFSIGNALED(ws):
-        _crashed(ws)
     chosen = else_ if wait_estatus(ws) else then
     if magic:
         return chosen + rest
@@ -212,21 +191,13 @@ def exit_(argv):
     return v & 0xFF
 
 
+_EXEC_OPTIONS = {"c": {"clear": True}, "l": {"login": True}, "a": {"argv0": argument},
+                 "n": {"neg": True}}
+
+
 def _exec_opts(argv, optstring, usage):
     opts, i = getopt(argv, optstring, usage)
-    clear = login = False
-    argv0 = None
-    neg = False
-    for c, arg in opts:
-        if c == "c":
-            clear = True
-        elif c == "l":
-            login = True
-        elif c == "a":
-            argv0 = arg
-        elif c == "n":
-            neg = True
-    return i, clear, login, argv0, neg
+    return (i,) + settings(opts, _EXEC_OPTIONS, clear=False, login=False, argv0=None, neg=False)
 
 
 def _exec_into(prog, clear, login, argv0):
@@ -259,9 +230,7 @@ def tryexec(argv):
     core.PROG = "tryexec"
     usage = "tryexec [ -n ] [ -c ] [ -l ] [ -a argv0 ] { command... } remainder..."
     i, clear, login, argv0, neg = _exec_opts(argv, "ncla:", usage)
-    words, end = block(argv, i)
-    if end is None:
-        die(100, "unterminated block")
+    words, end = whole_block(argv, i)
     rest = argv[end + 1:]
     first, second = (rest, words) if neg else (words, rest)
     if first:
@@ -295,17 +264,12 @@ def loopwhilex(argv):
     core.PROG = "loopwhilex"
     usage = "loopwhilex [ -n ] [ -o okcode,okcode,... | -x exitcode,exitcode,... ] prog..."
     opts, i = getopt(argv, "no:x:", usage)
-    neg = rev = False
-    codes = []
-    for c, arg in opts:
-        if c == "n":
-            neg = True
-        elif c == "o":
-            rev = False
-            codes = _scanlist(arg, usage)
-        else:
-            rev = True
-            codes = _scanlist(arg, usage)
+
+    def codelist(arg):
+        return _scanlist(arg, usage)
+    table = {"n": {"neg": True}, "o": {"rev": False, "codes": codelist},
+             "x": {"rev": True, "codes": codelist}}
+    neg, rev, codes = settings(opts, table, neg=False, rev=False, codes=[])
     prog = argv[i:]
     if not prog:
         dieusage(usage)
@@ -370,32 +334,11 @@ def forx(argv):
     core.PROG = "forx"
     usage = ("forx [ -E | -e ] [ -p ] [ -o okcode,okcode,... | -x breakcode,breakcode,... ] "
              "var { values... } command...")
-    opts, i = getopt(argv, "pP:o:x:Ee", usage)
-    neg, doimport, maxpar, codes = True, False, 1, []
-    for c, arg in opts:
-        if c == "p":
-            maxpar = 1 << 30
-        elif c == "P":
-            maxpar = core.uint0(arg)
-            if maxpar is None:
-                dieusage(usage)
-        elif c == "o":
-            neg, codes = False, _scanlist(arg, usage)
-        elif c == "x":
-            neg, codes = True, _scanlist(arg, usage)
-        elif c == "E":
-            doimport = True
-        else:
-            doimport = False
-    args = argv[i:]
-    if len(args) < 2:
-        dieusage(usage)
-    var = args[0]
-    if not var or "=" in var:
-        die(100, "invalid variable name")
-    values, end = block(args, 1)
-    if end is None:
-        die(100, "unterminated block")
+    opts, args = core.operands(argv, "pP:o:x:Ee", usage, 2)
+    neg, doimport, maxpar, codes = settings(opts, _loop_options(usage, 1 << 30), neg=True,
+                                            doimport=False, maxpar=1, codes=[])
+    var = core.variable(args[0])
+    values, end = whole_block(args, 1)
     prog = args[end + 1:]
     if not values or not prog:
         return 0
@@ -407,6 +350,15 @@ def forx(argv):
             return r
     loop.finish()
     return 0
+
+
+def _loop_options(usage, parallel):
+    """The settings() table of the options forx and forstdin share: -p (PARALLEL
+    children at most), -P max, -o okcodes, -x breakcodes, -E, -e."""
+    def codelist(arg):
+        return _scanlist(arg, usage)
+    return dict(IMPORT_OPTIONS, p={"maxpar": parallel}, P={"maxpar": uint_or_usage(usage)},
+                o={"neg": False, "codes": codelist}, x={"neg": True, "codes": codelist})
 
 
 def _read_records(fd, delim, chomp, crunch):
@@ -461,41 +413,13 @@ def forstdin(argv):
     core.PROG = "forstdin"
     usage = ("forstdin [ -E | -e ] [ -p | -o okcode,okcode,... | -x breakcode,breakcode,... ] "
              "[ -N | -n ] [ -C | -c ] [ -0 | -d delim ] var command...")
-    opts, i = getopt(argv, "pP:NnCc0d:o:x:Ee", usage)
-    delim, chomp, crunch, neg, doimport, maxpar, codes = "\n", True, False, True, False, 1, []
-    for c, arg in opts:
-        if c == "p":
-            maxpar = 10000
-        elif c == "P":
-            maxpar = core.uint0(arg)
-            if maxpar is None:
-                dieusage(usage)
-        elif c == "N":
-            chomp = False
-        elif c == "n":
-            chomp = True
-        elif c == "C":
-            crunch = True
-        elif c == "c":
-            crunch = False
-        elif c == "0":
-            delim = "\0"
-        elif c == "d":
-            delim = arg
-        elif c == "o":
-            neg, codes = False, _scanlist(arg, usage)
-        elif c == "x":
-            neg, codes = True, _scanlist(arg, usage)
-        elif c == "E":
-            doimport = True
-        else:
-            doimport = False
-    args = argv[i:]
-    if len(args) < 2:
-        dieusage(usage)
-    var = args[0]
-    if not var or "=" in var:
-        die(100, "invalid variable name")
+    opts, args = core.operands(argv, "pP:NnCc0d:o:x:Ee", usage, 2)
+    table = dict(_loop_options(usage, 10000), **CHOMP_OPTIONS, **CRUNCH_OPTIONS,
+                 **{"0": {"delim": "\0"}, "d": {"delim": argument}})
+    delim, chomp, crunch, neg, doimport, maxpar, codes = settings(
+        opts, table, delim="\n", chomp=True, crunch=False, neg=True, doimport=False, maxpar=1,
+        codes=[])
+    var = core.variable(args[0])
     prog = args[1:]
     loop = _Loop(max(1, min(maxpar, 10000)), neg, codes)
     eofcode = 1
@@ -513,25 +437,16 @@ def forbacktickx(argv):
     usage = ("forbacktickx [ -p | -o okcode,okcode,... | -x breakcode,breakcode,... ] [ -N | -n ] "
              "[ -C | -c ] [ -0 | -d delim ] var { backtickcmd... } command...")
     opts, i = getopt(argv, "pNnCc0d:o:x:", usage)
-    delim, chomp, crunch, neg, par, codes = "\n", True, False, True, False, None
-    for c, arg in opts:
-        if c == "p":
-            par = True
-        elif c == "N":
-            chomp = False
-        elif c == "n":
-            chomp = True
-        elif c == "C":
-            crunch = True
-        elif c == "c":
-            crunch = False
-        elif c == "0":
-            delim = None
-        elif c == "d":
-            delim = arg
-        elif c in "ox":
-            _scanlist(arg, usage)
-            codes, neg = arg, c == "x"
+
+    def codelist(arg):
+        """ARG itself, passed on to forstdin, once checked."""
+        _scanlist(arg, usage)
+        return arg
+    table = dict(CHOMP_OPTIONS, **CRUNCH_OPTIONS, p={"par": True},
+                 o={"codes": codelist, "neg": False}, x={"codes": codelist, "neg": True},
+                 **{"0": {"delim": None}, "d": {"delim": argument}})
+    delim, chomp, crunch, neg, par, codes = settings(
+        opts, table, delim="\n", chomp=True, crunch=False, neg=True, par=False, codes=None)
     args = argv[i:]
     if len(args) < 2 or not args[0]:
         dieusage(usage)
@@ -714,24 +629,9 @@ def wait(argv):
     core.PROG = "wait"
     usage = "wait [ -I | -i ] [ -a | -o ] [ -r | -t timeout ] { pids... } [ prog... ]"
     opts, i = getopt(argv, "iIaort:", usage)
-    insist = False
-    timeout = None
-    one = False
-    for c, arg in opts:
-        if c == "i":
-            insist = True
-        elif c == "I":
-            insist = False
-        elif c == "a":
-            one = False
-        elif c == "o":
-            one = True
-        elif c == "r":
-            timeout = 0
-        else:
-            timeout = core.uint0(arg)
-            if timeout is None:
-                dieusage(usage)
+    table = {"i": {"insist": True}, "I": {"insist": False}, "a": {"one": False},
+             "o": {"one": True}, "r": {"timeout": 0}, "t": {"timeout": uint_or_usage(usage)}}
+    insist, timeout, one = settings(opts, table, insist=False, timeout=None, one=False)
     words, end = block(argv, i)
     pids = []
     for w in words:
@@ -771,38 +671,23 @@ def case(argv):
     usage = ("case [ -s | -S ] [ -e | -E ] [ -n | -N ] [ -i ] value { re1 { prog1... } re2 { prog2... } ... } "
              "progdefault... ")
     opts, i = getopt(argv, "sSeEnNi", usage)
-    shell, extended, nosub, icase = False, True, True, False
-    for c, _ in opts:
-        if c == "s":
-            shell = True
-        elif c == "S":
-            shell = False
-        elif c == "e":
-            extended = False
-        elif c == "E":
-            extended = True
-        elif c == "N":
-            nosub = False
-        elif c == "n":
-            nosub = True
-        else:
-            icase = True
+    table = {"s": {"shell": True}, "S": {"shell": False}, "e": {"extended": False},
+             "E": {"extended": True}, "N": {"nosub": False}, "n": {"nosub": True},
+             "i": {"icase": True}}
+    shell, extended, nosub, icase = settings(opts, table, shell=False, extended=True, nosub=True,
+                                             icase=False)
     args = argv[i:]
     if len(args) < 2:
         dieusage(usage)
     s = args[0]
-    words, end = block(args, 1)
-    if end is None:
-        die(100, "unterminated case block")
+    words, end = whole_block(args, 1, "case block")
     k = 0
     while k < len(words):
         expr = words[k]
         k += 1
         if k == len(words):
             die(100, "malformed case block")
-        prog, pend = block(words, k)
-        if pend is None:
-            die(100, "unterminated regex block")
+        prog, pend = whole_block(words, k, "regex block")
         if shell:
             from fnmatch import fnmatchcase
             if fnmatchcase(s, expr):

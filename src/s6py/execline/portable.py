@@ -5,7 +5,7 @@ import os
 import stat
 
 from . import core
-from .core import dieusage, getopt
+from .core import dieusage, getopt, settings
 
 
 def echo(argv):
@@ -32,15 +32,13 @@ def false(argv):
 def sleep(argv):
     core.PROG = "s6-sleep"
     usage = "s6-sleep [ -m ] duration prog..."
-    opts, i = getopt(argv, "m", usage)
-    if i >= len(argv):
-        dieusage(usage)
-    n = core.uint0(argv[i])
+    opts, args = core.operands(argv, "m", usage, 1)
+    n = core.uint0(args[0])
     if n is None:
         dieusage(usage)
     import time
     time.sleep(n / 1000.0 if opts else n)
-    return argv[i + 1:] if len(argv) > i + 1 else 0
+    return args[1:] if len(args) > 1 else 0
 
 
 def pause(argv):
@@ -67,9 +65,7 @@ def env(argv):
 def setsid(argv):
     core.PROG = "s6-setsid"
     usage = "s6-setsid [ -s | -b | -f | -g ] [ -i | -I | -q ] prog..."
-    opts, i = getopt(argv, "sbfgiIqd:", usage)
-    if i >= len(argv):
-        dieusage(usage)
+    opts, args = core.operands(argv, "sbfgiIqd:", usage, 1)
     mode = "s"
     for c, _ in opts:
         if c in "sbfg":
@@ -82,7 +78,7 @@ def setsid(argv):
     except OSError as e:
         if not any(c == "q" for c, _ in opts):
             core.warn("unable to setsid: " + os.strerror(e.errno))
-    return argv[i:]
+    return args
 
 
 def maximumtime(argv):
@@ -254,15 +250,8 @@ def mkdir(argv):
     core.PROG = "s6-mkdir"
     usage = "s6-mkdir [ -p ] [ -v ] [ -m mode ] dir..."
     opts, i = getopt(argv, "pvm:", usage)
-    parents = verbose = False
-    mode = 0o777
-    for c, arg in opts:
-        if c == "p":
-            parents = True
-        elif c == "v":
-            verbose = True
-        else:
-            mode = int(arg, 8)
+    table = {"p": {"parents": True}, "v": {"verbose": True}, "m": {"mode": lambda arg: int(arg, 8)}}
+    parents, verbose, mode = settings(opts, table, parents=False, verbose=False, mode=0o777)
     code = 0
     for d in argv[i:]:
         try:

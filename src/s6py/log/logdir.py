@@ -47,6 +47,15 @@ class StepFailed(Exception):
     """A rotation step failed; the text is the warning s6 prints (after `unable to`)."""
 
 
+def _step(what, operation, *args):
+    """OPERATION(*ARGS)'s result: one filesystem operation of a rotation, its failure
+    raised as StepFailed(WHAT, the OSError)."""
+    try:
+        return operation(*args)
+    except OSError as e:
+        raise StepFailed(what, e)
+
+
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 _TRUNC = os.O_WRONLY | os.O_TRUNC | os.O_CREAT | os.O_CLOEXEC
 
@@ -92,20 +101,21 @@ class Logdir:
         self.fd = -1
         self.lockfd = -1
         self.b = 0
+        # state -> (the step, its arguments); a step returns the next state
         self._steps = {
-            Rot.START: self._sync_current,
-            Rot.RENAME: self._rename_current,
-            Rot.NEWCURRENT: self._new_current,
-            Rot.CHMODPREVIOUS: self._chmod_previous,
-            Rot.FINISHPREVIOUS: self._finish_previous,
-            Rot.RUNPROCESSOR: self._run_processor,
-            Rot.SYNCPROCESSED: self._sync_processed,
-            Rot.SYNCNEWSTATE: self._sync_newstate,
-            Rot.UNLINKPREVIOUS: self._unlink_previous,
-            Rot.RENAMESTATE: self._rename_state,
-            Rot.FINISHPROCESSED: self._finish_processed,
-            Rot.FINALSYNC: self._final_sync,
-            Rot.FINALCHMOD: self._final_chmod,
+            Rot.START: (self._sync_current, Rot.RENAME),
+            Rot.RENAME: (self._rename, "current", "previous", Rot.NEWCURRENT),
+            Rot.NEWCURRENT: (self._new_current,),
+            Rot.CHMODPREVIOUS: (self._chmod_previous,),
+            Rot.FINISHPREVIOUS: (self._archive, "previous"),
+            Rot.RUNPROCESSOR: (self._run_processor,),
+            Rot.SYNCPROCESSED: (self._sync_file, "processed", True, Rot.SYNCNEWSTATE),
+            Rot.SYNCNEWSTATE: (self._sync_file, "newstate", False, Rot.UNLINKPREVIOUS),
+            Rot.UNLINKPREVIOUS: (self._unlink_previous,),
+            Rot.RENAMESTATE: (self._rename, "newstate", "state", Rot.FINISHPROCESSED),
+            Rot.FINISHPROCESSED: (self._archive, "processed"),
+            Rot.FINALSYNC: (self._sync_current, Rot.FINALCHMOD),
+            Rot.FINALCHMOD: (self._final_chmod,),
         }
 
     def path(self, name):
@@ -241,27 +251,18 @@ class Logdir:
 
     # --- rotation steps: each returns the next state or raises StepFailed ----------------
 
-    def _sync_current(self):
-        try:
-            os.fsync(self.fd)
-        except OSError as e:
-            raise StepFailed("fd_sync %s/current" % self.dir, e)
-        return Rot.RENAME
+    def _sync_current(self, then):
+        _step("fd_sync %s/current" % self.dir, os.fsync, self.fd)
+        return then
 
-    def _rename_current(self):
-        cur, prev = self.path("current"), self.path("previous")
-        try:
-            os.rename(cur, prev)
-        except OSError as e:
-            raise StepFailed("rename %s to %s" % (cur, prev), e)
-        return Rot.NEWCURRENT
+    def _rename(self, name, newname, then):
+        src, dst = self.path(name), self.path(newname)
+        _step("rename %s to %s" % (src, dst), os.rename, src, dst)
+        return then
 
     def _new_current(self):
         cur = self.path("current")
-        try:
-            fd = os.open(cur, _APPEND, 0o666)
-        except OSError as e:
-            raise StepFailed("open_append " + cur, e)
+        fd = _step("open_append " + cur, os.open, cur, _APPEND, 0o666)
         try:
             os.fchmod(fd, 0o644)
         except OSError as e:
@@ -274,24 +275,16 @@ class Logdir:
 
     def _chmod_previous(self):
         prev = self.path("previous")
-        try:
-            os.chmod(prev, 0o744)
-        except OSError as e:
-            raise StepFailed("chmod %s to 0744" % prev, e)
+        _step("chmod %s to 0744" % prev, os.chmod, prev, 0o744)
         return Rot.RUNPROCESSOR if self.processor else Rot.FINISHPREVIOUS
 
-    def _finish_previous(self):
-        try:
-            self._finish("previous", "s")
-        except OSError as e:
-            raise StepFailed("finish previous .s to logdir " + self.dir, e)
+    def _archive(self, name):
+        """Archive NAME (previous, or what the processor made of it) as a `.s`."""
+        _step("finish %s .s to logdir %s" % (name, self.dir), self._finish, name, "s")
         return Rot.WRITABLE
 
     def _run_processor(self):
-        try:
-            pid = os.fork()
-        except OSError as e:
-            raise StepFailed("fork processor for logdir " + self.dir, e)
+        pid = _step("fork processor for logdir " + self.dir, os.fork)
         if pid == 0:
             self._exec_processor()
         self.pid = pid
@@ -339,38 +332,17 @@ class Logdir:
             self.state = Rot.SYNCPROCESSED
             self.advance()
 
-    def _sync_processed(self):
-        x = self.path("processed")
+    def _sync_file(self, name, chmod, then):
+        """fsync NAME (a processor's output), and with CHMOD mark it finished (0744)."""
+        x = self.path(name)
+        fd = _step("open_append " + x, os.open, x, _APPEND, 0o666)
         try:
-            fd = os.open(x, _APPEND, 0o666)
-        except OSError as e:
-            raise StepFailed("open_append " + x, e)
-        try:
-            try:
-                os.fsync(fd)
-            except OSError as e:
-                raise StepFailed("fd_sync " + x, e)
-            try:
-                os.fchmod(fd, 0o744)
-            except OSError as e:
-                raise StepFailed("fd_chmod %s to 0744" % x, e)
+            _step("fd_sync " + x, os.fsync, fd)
+            if chmod:
+                _step("fd_chmod %s to 0744" % x, os.fchmod, fd, 0o744)
         finally:
             os.close(fd)
-        return Rot.SYNCNEWSTATE
-
-    def _sync_newstate(self):
-        x = self.path("newstate")
-        try:
-            fd = os.open(x, _APPEND, 0o666)
-        except OSError as e:
-            raise StepFailed("open_append " + x, e)
-        try:
-            os.fsync(fd)
-        except OSError as e:
-            raise StepFailed("fd_sync " + x, e)
-        finally:
-            os.close(fd)
-        return Rot.UNLINKPREVIOUS
+        return then
 
     def _unlink_previous(self):
         try:
@@ -381,33 +353,8 @@ class Logdir:
             raise StepFailed("unlink " + self.path("previous"), e)
         return Rot.RENAMESTATE
 
-    def _rename_state(self):
-        new, old = self.path("newstate"), self.path("state")
-        try:
-            os.rename(new, old)
-        except OSError as e:
-            raise StepFailed("rename %s to %s" % (new, old), e)
-        return Rot.FINISHPROCESSED
-
-    def _finish_processed(self):
-        try:
-            self._finish("processed", "s")
-        except OSError as e:
-            raise StepFailed("finish processed .s to logdir " + self.dir, e)
-        return Rot.WRITABLE
-
-    def _final_sync(self):
-        try:
-            os.fsync(self.fd)
-        except OSError as e:
-            raise StepFailed("fd_sync %s/current" % self.dir, e)
-        return Rot.FINALCHMOD
-
     def _final_chmod(self):
-        try:
-            os.fchmod(self.fd, 0o744)
-        except OSError as e:
-            raise StepFailed("fd_chmod %s/current to 0744" % self.dir, e)
+        _step("fd_chmod %s/current to 0744" % self.dir, os.fchmod, self.fd, 0o744)
         return Rot.END
 
     def advance(self):
@@ -415,7 +362,8 @@ class Logdir:
         or a failure (False; the failed step is retried after the cooldown)."""
         while self.state not in (Rot.WRITABLE, Rot.END, Rot.WAITPROCESSOR):
             try:
-                self.state = self._steps[self.state]()
+                step, *args = self._steps[self.state]
+                self.state = step(*args)
             except StepFailed as e:
                 what, exc = e.args
                 self.report.warnsys(what, exc)

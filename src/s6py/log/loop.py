@@ -39,6 +39,17 @@ BLOCK = 65536
 ALERT = b"s6-log: alert: "
 
 
+def _watch(want, watched, add, remove, fd, callback):
+    """Start (ADD) or stop (REMOVE) watching FD when WANT differs from WATCHED; returns
+    whether FD is watched now."""
+    if want != watched:
+        if want:
+            add(fd, callback)
+        else:
+            remove(fd)
+    return want
+
+
 class Logger:
     def __init__(self, elements, logdirs, reporter, linelimit=8192, block=False,
                  protect=False, lastline_ms=2000, notif=None):
@@ -327,19 +338,11 @@ class Logger:
         while True:
             busy = self.busy()
             want_in = self.reading and not (self.block and busy)
-            if want_in != stdin_registered:
-                if want_in:
-                    loop.add_reader(0, self.stdin_readable)
-                else:
-                    loop.remove_reader(0)
-                stdin_registered = want_in
+            stdin_registered = _watch(want_in, stdin_registered, loop.add_reader,
+                                      loop.remove_reader, 0, self.stdin_readable)
             want_out = bool(self.stdout_buf) and self.stdout_ok
-            if want_out != stdout_registered:
-                if want_out:
-                    loop.add_writer(1, self.flush_stdout)
-                else:
-                    loop.remove_writer(1)
-                stdout_registered = want_out
+            stdout_registered = _watch(want_out, stdout_registered, loop.add_writer,
+                                       loop.remove_writer, 1, self.flush_stdout)
             if not self.reading and not busy:
                 break
             deadline = self.next_deadline()
