@@ -297,6 +297,14 @@ def wait_estatus(ws):
 _signals_touched = set()
 
 
+def handle_signal(signum, handler):
+    """Install HANDLER for SIGNUM, remembered so that reset_signals() can undo it before
+    an exec.  Raises OSError or ValueError as signal.signal does."""
+    import _signal as signal
+    signal.signal(signum, handler)
+    _signals_touched.add(signum)
+
+
 def reset_signals():
     import _signal as signal
     for s in _signals_touched:

@@ -803,8 +803,7 @@ def trap(argv):
         pending.append(signum)
     for s in trapped:
         try:
-            signal.signal(s, handler)
-            core._signals_touched.add(s)
+            core.handle_signal(s, handler)
         except (OSError, ValueError):
             pass
     signal.set_wakeup_fd(wfd)
