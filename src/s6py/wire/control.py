@@ -14,10 +14,16 @@ SUPERVISE_LOCK = "supervise/lock"
 SVSCAN_CONTROL = ".s6-svscan/control"
 SVSCAN_LOCK = ".s6-svscan/lock"
 
-#: letters s6-supervise 2.11 accepts on its control FIFO
-SUPERVISE_LETTERS = frozenset("abqhkti12pcyrPCKoduDUxO")
-#: letters s6-svscan 2.11 accepts
-SVSCAN_LETTERS = frozenset("zabhitqnN")
+#: the letters s6-svc 2.11 sends, in the order of its usage line
+SVC_LETTERS = "abqhkti12pcyroduDUxOQ"
+#: the letters a supervisor accepts on supervise/control: s6-svc 2.11's, and the
+#: process-group P C K of s6 2.13
+SUPERVISE_LETTERS = frozenset(SVC_LETTERS + "PCK")
+#: the letters of s6-svscan 2.11 (.s6-svscan/control), in s6-svscanctl's usage order
+SVSCANCTL_LETTERS = "zabhitqnN"
+SVSCAN_LETTERS = frozenset(SVSCANCTL_LETTERS)
+#: letters of older s6-svscan versions that s6-svscanctl 2.11 still accepts and passes on
+SVSCANCTL_OLD_LETTERS = "prs0678"
 
 
 class NotListening(OSError):
