@@ -26,28 +26,6 @@ SVSCAN_LETTERS = frozenset(SVSCANCTL_LETTERS)
 SVSCANCTL_OLD_LETTERS = "prs0678"
 
 
-class NotListening(OSError):
-    """No supervisor holds the control FIFO open."""
-
-
-def send(fifo_path, letters):
-    """Write LETTERS (str or bytes) to the control FIFO at FIFO_PATH in one write.
-
-    Raises NotListening (ENXIO) if nobody reads it, FileNotFoundError if there is no FIFO.
-    """
-    data = letters.encode("ascii") if isinstance(letters, str) else letters
-    try:
-        fd = os.open(fifo_path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as e:
-        if e.errno == errno.ENXIO:
-            raise NotListening(errno.ENXIO, "supervisor not listening", fifo_path) from None
-        raise
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-
-
 def make_fifo(path, mode=0o600):
     """Create the control FIFO if missing and fix its mode; refuse a non-FIFO in its place."""
     import stat
