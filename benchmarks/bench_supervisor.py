@@ -27,7 +27,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "src"))
 
-from s6py.wire import control, fifodir, status  # noqa: E402
+from s6py.client.control import send_letters  # noqa: E402
+from s6py.wire import fifodir, status  # noqa: E402
 
 IMPLEMENTATIONS = {
     "s6": ["/usr/bin/s6-svscan"],
@@ -210,16 +211,15 @@ def measure_respawn(impl, rounds):
 def measure_control(impl, rounds):
     tree = Tree(impl, 1)
     svc = tree.services[0]
-    fifo = os.path.join(svc, control.SUPERVISE_CONTROL)
     samples = []
     try:
         tree.wait_all_up()
         for _ in range(rounds):
             with fifodir.Listener(os.path.join(svc, "event")) as listener:
                 t0 = time.monotonic()
-                control.send(fifo, "d")
+                send_letters(svc, "supervise", "d")
                 samples.append(wait_event(listener, b"D") - t0)
-                control.send(fifo, "u")
+                send_letters(svc, "supervise", "u")
                 wait_event(listener, b"u")
         return statistics.median(samples)
     finally:

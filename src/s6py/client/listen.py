@@ -6,156 +6,154 @@ fifodir, then read `supervise/status`.  An event sent after the status was writt
 then always heard, so no transition can slip between the read and the wait.
 
 Each service has two bits, `up` and `ready`, seeded from the status file and then driven
-by event bytes:
+by event bytes; s6py.wire.events says what each byte means.  A wait is satisfied when all
+services (or any, with `or_`) are in the wanted state.
 
-    u -> up        U -> up, ready      d -> down      D -> down, ready (finish done)
-    O -> permanent failure: counts as reached if waiting for up, and is counted
-    x -> the supervisor is exiting: counts as reached, and is counted if not already there
-
-A wait is satisfied when all services (or any, with `or_`) are in the wanted state.
+The wait runs on the project's one event loop (s6py.engine.loop.Loop): the listeners'
+FIFOs are its readers, the deadline is its timer, and a child started by s6-svlisten is
+reaped by it.  Failures raise s6py.client.ClientError (99 on timeout).
 """
 
 import os
-import select
-import time
 
-from s6py.diag import fatal, strerror
-from s6py.wire import fifodir, status
-
-EVENTS = b"DuUdOx"
+from s6py.client import ClientError
+from s6py.diag import strerror
+from s6py.wire import events, fifodir, status
 
 
 class Listen:
-    """Subscriptions to the events of DIRS plus their current up/ready bits."""
+    """Subscriptions to the events of DIRS plus their current up/ready bits.
 
-    def __init__(self, prog, dirs, timeout_ms):
-        self.prog = prog
+    LOOP: an s6py.engine.loop.Loop to wait on; by default one of its own (closed with
+    the Listen), which leaves the signal mask and the inherited dispositions alone (a
+    child of s6-svlisten inherits them as from s6's C) and lets a bug raise."""
+
+    def __init__(self, dirs, timeout_ms, loop=None):
         self.dirs = list(dirs)
-        self.deadline = time.monotonic() + timeout_ms / 1000.0 if timeout_ms else None
+        self.loop, self._own_loop = (_new_loop(), True) if loop is None else (loop, False)
+        self.deadline = self.loop.time() + timeout_ms / 1000.0 if timeout_ms else None
         self.listeners = []
         self.up = []
         self.ready = []
-        self.extra = {}  # fd -> callback polled alongside the listeners; True = done
         #: event bytes read but not yet applied, per service: a restart's `d` and `u` often
         #: arrive in one read, and the second wait of `s6-svwait -r` needs the `u`
         self.pending = []
-        gid = os.getegid()
-        for d in self.dirs:
-            eventdir = os.path.join(d, "event")
-            try:
-                fifodir.make(eventdir, gid)
-            except OSError:
-                pass  # as ftrigw_fifodir_make: the subscription below reports errors
-            try:
-                self.listeners.append(fifodir.Listener(eventdir))
-            except OSError as e:
-                self.close()
-                fatal(prog, 111, "unable to subscribe to events for ", d, ": ", strerror(e))
-            try:
-                st = status.read(d)
-            except (OSError, ValueError) as e:
-                self.close()  # leave no stale FIFO behind, as s6-ftrigrd cleans up
-                fatal(prog, 111, "unable to s6_svstatus_read: ",
-                      strerror(e) if isinstance(e, OSError) else os.strerror(32))
-            self.up.append(bool(st.pid) and not st.finishing)
-            self.ready.append(st.ready)
-            self.pending.append(b"")
+        self._failures = 0
+        self._reached = self._timed_out = False
+        try:
+            for d in self.dirs:
+                self._subscribe(d)
+        except ClientError:
+            self.close()  # leave no stale FIFO behind, as s6-ftrigrd cleans up
+            raise
+
+    def _subscribe(self, d):
+        eventdir = os.path.join(d, "event")
+        try:
+            fifodir.make(eventdir, os.getegid())
+        except OSError:
+            pass  # as ftrigw_fifodir_make: the subscription below reports errors
+        try:
+            self.listeners.append(fifodir.Listener(eventdir))
+        except OSError as e:
+            raise ClientError(111, "unable to subscribe to events for %s: %s"
+                              % (d, strerror(e))) from None
+        try:
+            st = status.read(d)
+        except (OSError, ValueError) as e:
+            raise ClientError(111, "unable to s6_svstatus_read: %s"
+                              % (strerror(e) if isinstance(e, OSError) else os.strerror(32))
+                              ) from None
+        up, ready = events.seed(st)
+        self.up.append(up)
+        self.ready.append(ready)
+        self.pending.append(b"")
 
     def close(self):
         for listener in self.listeners:
             listener.close()
+        if self._own_loop:
+            self.loop.close()
 
     def got(self, wantup, wantready, or_):
-        reached = ((u if wantup else not u) and (r or not wantready)
-                   for u, r in zip(self.up, self.ready))
-        return any(reached) if or_ else all(reached)
+        hits = (events.reached(u, r, wantup, wantready) for u, r in zip(self.up, self.ready))
+        return any(hits) if or_ else all(hits)
 
-    def loop(self, wantup, wantready, or_):
+    def wait(self, wantup, wantready, or_):
         """Wait until the wanted state is reached; return how many services failed
-        (permanent failure or supervisor gone).  Exits 99 at the deadline."""
-        failures = 0
-        if self.got(wantup, wantready, or_):
-            return 0
+        (permanent failure or supervisor gone).  ClientError 99 at the deadline."""
+        want = (wantup, wantready, or_)
+        self._failures = 0
+        self._reached = self.got(*want)
         for i in range(len(self.pending)):
+            if self._reached:
+                break
             data, self.pending[i] = self.pending[i], b""
-            failed, reached = self._feed(i, data, wantup, wantready, or_)
-            failures += failed
-            if reached:
-                return failures
-        poller = select.poll()
-        by_fd = {}
-        for i, listener in enumerate(self.listeners):
-            poller.register(listener.fd, select.POLLIN)
-            by_fd[listener.fd] = i
-        for fd in self.extra:
-            poller.register(fd, select.POLLIN)
-        while True:
-            if self.deadline is None:
-                ready_fds = poller.poll()
-            else:
-                left = self.deadline - time.monotonic()
-                ready_fds = poller.poll(max(0, int(left * 1000) + 1)) if left > 0 else []
-                if not ready_fds:
-                    fatal(self.prog, 99, "timed out")
-            for fd, _ in ready_fds:
-                if fd in self.extra:
-                    if self.extra[fd]():
-                        del self.extra[fd]
-                        poller.unregister(fd)
-                    continue
-                i = by_fd[fd]
-                failed, reached = self._feed(i, self.listeners[i].read(), wantup, wantready, or_)
-                failures += failed
-                if reached:
-                    return failures
+            self._feed(i, data, want)
+        if not self._reached:
+            self._run_until_reached(want)
+        return self._failures
 
-    def _feed(self, i, data, wantup, wantready, or_):
+    def _run_until_reached(self, want):
+        self._timed_out = False
+        for i, listener in enumerate(self.listeners):
+            self.loop.add_reader(listener.fd, lambda i=i: self._on_readable(i, want))
+        timer = None
+        if self.deadline is not None:
+            timer = self.loop.call_at(self.deadline, self._on_deadline)
+        try:
+            while not (self._reached or self._timed_out):
+                self.loop.run_once()
+        finally:
+            for listener in self.listeners:
+                self.loop.remove_reader(listener.fd)
+            if timer is not None:
+                timer.cancel()
+        if not self._reached:
+            raise ClientError(99, "timed out")
+
+    def _on_readable(self, i, want):
+        # once reached, the other FIFOs ready in the same turn are left unread: their bytes
+        # are for the next wait (the second phase of -r)
+        if not (self._reached or self._timed_out):
+            self._feed(i, self.listeners[i].read(), want)
+
+    def _on_deadline(self):
+        if not self._reached:
+            self._timed_out = True
+
+    def _feed(self, i, data, want):
         """Apply service I's event bytes DATA in order; stop at the one that reaches the
-        wanted state and keep the rest in self.pending.  Returns (failures, reached)."""
-        failures = 0
+        wanted state and keep the rest in self.pending."""
+        wantup, wantready, or_ = want
         for k, byte in enumerate(data):
-            if byte not in EVENTS:
+            if byte not in events.WAITED:
                 continue
-            failures += self._apply(i, byte, wantup, wantready)
+            self.up[i], self.ready[i], failed = events.apply(
+                byte, self.up[i], self.ready[i], wantup, wantready)
+            self._failures += failed
             if self.got(wantup, wantready, or_):
                 self.pending[i] = data[k + 1:]
-                return failures, True
-        return failures, False
-
-    def _apply(self, i, byte, wantup, wantready):
-        if byte == ord("x"):
-            failed = self.up[i] != bool(wantup) or self.ready[i] != bool(wantready)
-            self.up[i], self.ready[i] = bool(wantup), bool(wantready)
-            return int(failed)
-        if byte == ord("O"):
-            if wantup:
-                self.up[i], self.ready[i] = True, bool(wantready)
-                return 1
-            return 0
-        d = b"dDuU".index(byte)
-        self.up[i], self.ready[i] = bool(d & 2), bool(d & 1)
-        return 0
+                self._reached = True
+                return
 
 
-def spawn_child(prog, args, listen):
+def _new_loop():
+    from s6py.engine.loop import Loop
+
+    return Loop(carry_on=False, own_dispositions=False)
+
+
+def spawn_child(args, listen):
     """Start ARGS (PATH search, inherited environment) as s6-svlisten does, and reap it
-    in the background of LISTEN's loop; its exit status is not used."""
+    from LISTEN's loop; its exit status is not used.  ClientError 111 if it cannot start."""
     try:
         pid = os.posix_spawnp(args[0], args, os.environ)
     except OSError as e:
-        fatal(prog, 111, "unable to spawn ", args[0], ": ", strerror(e))
-    try:
-        pidfd = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        return pid
-
-    def reap():
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        os.close(pidfd)
-        return True
-
-    listen.extra[pidfd] = reap
+        raise ClientError(111, "unable to spawn %s: %s" % (args[0], strerror(e))) from None
+    listen.loop.watch_child(pid, _ignore_status)
     return pid
+
+
+def _ignore_status(wstat):
+    """s6-svlisten does not look at its child's exit status."""

@@ -21,7 +21,7 @@ class State:
         self.now = tai64n.now() if now is None else now
         # a status stamped in the future (clock went back) reads as "just now"
         self.stamp = min(st.stamp, self.now)
-        self.isup = bool(st.pid) and not st.finishing
+        self.isup = st.is_up
 
     def _signum(self):
         w = self.st.wstat

@@ -12,17 +12,19 @@ as is.
 
 import os
 
-from s6py.client.options import parse, uint
-from s6py.diag import Exit, fatal, usage, warn
+from s6py.cmd._options import parse, uint
+from s6py.diag import fatal, usage, warn
+from s6py.wire.control import SVC_LETTERS
+from s6py.wire.events import WAIT_MODES
 
 PROG = "s6-svc"
 USAGE = ("s6-svc [ -wu | -wU | -wd | -wD | -wr | -wR ] [ -T timeout ] "
-         "[ -abqhkti12pcyroduDUxOQ ] servicedir")
+         "[ -%s ] servicedir" % SVC_LETTERS)
 MAXLETTERS = 62
 
 
 def main(argv):
-    opts, args = parse(PROG, USAGE, argv, "abqhkti12pcyroduDUxOQT:w:")
+    opts, args = parse(PROG, USAGE, argv, SVC_LETTERS + "T:w:")
     letters = []
     timeout = 0
     wait = None
@@ -30,7 +32,7 @@ def main(argv):
         if o == "T":
             timeout = uint(PROG, USAGE, v)
         elif o == "w":
-            if not v or v[0] not in "dDuUrR":
+            if not v or v[0] not in WAIT_MODES:
                 usage(PROG, USAGE)
             wait = v[0]
         else:
@@ -58,28 +60,32 @@ def main(argv):
 
             fatal(PROG, 111, "unable to access ", fn, ": ", strerror(e))
 
+    from s6py.client import ClientError
     from s6py.client.control import send_letters
 
     if wait is None:
-        send_letters(PROG, service, "supervise", letters)
+        try:
+            send_letters(service, "supervise", letters)
+        except ClientError as e:
+            fatal(PROG, e.code, e.message)
         return 0
     if not letters:
         from s6py.cmd import svwait
 
-        wantup, wantready = svwait.MODES[wait]
-        return svwait.wait("s6-svwait", [service], wantup, wantready, False, timeout)
+        return svwait.wait("s6-svwait", [service], WAIT_MODES[wait], False, timeout)
 
     from s6py.cmd import svlisten
 
     def send(_listen):
         # the real s6-svc runs as a child here: its failure is reported, not fatal
         try:
-            send_letters(PROG, service, "supervise", letters)
-        except Exit:
-            pass
+            send_letters(service, "supervise", letters)
+        except ClientError as e:
+            from s6py.diag import Reporter
 
-    def failed(_count):
+            Reporter(PROG).fatal(e.message)
+
+    if svlisten.listen_then_wait(svlisten.ONE, [service], WAIT_MODES[wait], True, timeout,
+                                 send):
         fatal(svlisten.ONE, 1, service, " failed permanently or its supervisor died")
-
-    return svlisten.listen_then_wait(svlisten.ONE, [service], svlisten.MODES[wait], True,
-                                     timeout, send, failed)
+    return 0

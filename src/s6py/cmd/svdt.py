@@ -7,7 +7,7 @@ supervise/death_tally is (re)created empty.
 
 import os
 
-from s6py.client.options import parse, uint
+from s6py.cmd._options import parse, uint
 from s6py.diag import fatal, strerror, usage
 
 PROG = "s6-svdt"

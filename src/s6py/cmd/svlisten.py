@@ -8,26 +8,24 @@ The program's exit status is not used.  For -r/-R the services must first be dow
 finished ('D'), then up (and ready).  Exit 99 on timeout.
 """
 
-from s6py.client.options import parse, uint
+from s6py.cmd._options import parse, uint
 from s6py.diag import fatal, usage, warn
+from s6py.wire.events import WAIT_MODES
 
 ONE = "s6-svlisten1"
 ONE_USAGE = "s6-svlisten1 [ -U | -u | -d | -D | -r | -R ] [ -t timeout ] servicedir prog..."
 MANY = "s6-svlisten"
 MANY_USAGE = ('s6-svlisten [ -U | -u | -d | -D | -r | -R ] [ -a | -o ] [ -t timeout ] '
               'servicedir... "" prog...')
-#: option letter -> (wantup, wantready, wantrestart)
-MODES = {"u": (1, 0, 0), "U": (1, 1, 0), "d": (0, 0, 0), "D": (0, 1, 0),
-         "r": (1, 0, 1), "R": (1, 1, 1)}
 FAILED = "some services reported permanent failure or their supervisor died"
 
 
 def _options(prog, text, argv, optstring):
     opts, args = parse(prog, text, argv, optstring)
-    mode, or_, timeout = MODES["u"], False, 0
+    mode, or_, timeout = WAIT_MODES["u"], False, 0
     for o, v in opts:
-        if o in MODES:
-            mode = MODES[o]
+        if o in WAIT_MODES:
+            mode = WAIT_MODES[o]
         elif o in "ao":
             or_ = o == "o"
         else:
@@ -35,27 +33,35 @@ def _options(prog, text, argv, optstring):
     return mode, or_, timeout, args
 
 
-def listen_then_wait(prog, dirs, mode, or_, timeout, action, on_failure):
-    """Subscribe to DIRS, run ACTION (a callable given the Listen), wait for MODE.
+def listen_then_wait(prog, dirs, mode, or_, timeout, action):
+    """Subscribe to DIRS, run ACTION (a callable given the Listen), wait for MODE (an
+    s6py.wire.events.WAIT_MODES value).
 
-    ON_FAILURE(count) is called (and must exit) when services fail permanently.
+    Returns how many services failed permanently (0: MODE reached); any other failure
+    is printed under PROG and ends the command.
     """
+    from s6py.client import ClientError
+
+    try:
+        return _listen_then_wait(dirs, mode, or_, timeout, action)
+    except ClientError as e:
+        fatal(prog, e.code, e.message)
+
+
+def _listen_then_wait(dirs, mode, or_, timeout, action):
     from s6py.client.listen import Listen
 
     wantup, wantready, wantrestart = mode
-    listen = Listen(prog, dirs, timeout)
+    listen = Listen(dirs, timeout)
     try:
         action(listen)
         if wantrestart:
-            e = listen.loop(0, 1, or_)
-            if e:
-                on_failure(e)
-        e = listen.loop(wantup, wantready, or_)
-        if e:
-            on_failure(e)
+            failures = listen.wait(False, True, or_)
+            if failures:
+                return failures
+        return listen.wait(wantup, wantready, or_)
     finally:
         listen.close()
-    return 0
 
 
 def main_one(argv):
@@ -64,11 +70,10 @@ def main_one(argv):
         usage(ONE, ONE_USAGE)
     from s6py.client.listen import spawn_child
 
-    def failed(_count):
+    if listen_then_wait(ONE, args[:1], mode, True, timeout,
+                        lambda listen: spawn_child(args[1:], listen)):
         fatal(ONE, 1, args[0], " failed permanently or its supervisor died")
-
-    return listen_then_wait(ONE, args[:1], mode, True, timeout,
-                            lambda listen: spawn_child(ONE, args[1:], listen), failed)
+    return 0
 
 
 def main_many(argv):
@@ -90,8 +95,8 @@ def main_many(argv):
              "- using -a instead")
     from s6py.client.listen import spawn_child
 
-    def failed(count):
-        fatal(MANY, count, FAILED)
-
-    return listen_then_wait(MANY, dirs, mode, or_, timeout,
-                            lambda listen: spawn_child(MANY, prog, listen), failed)
+    failures = listen_then_wait(MANY, dirs, mode, or_, timeout,
+                                lambda listen: spawn_child(prog, listen))
+    if failures:
+        fatal(MANY, failures, FAILED)
+    return 0

@@ -79,24 +79,15 @@ def main(argv):
     sanitize_inherited_fds(keep=(0, 1, 2) if notif is None else (0, 1, 2, notif))
     become_subreaper()
     loop = Loop()
-    outcome = {}
-
-    def finished():
-        outcome["how"] = "finish"
-        loop.stop()
-
-    def abort():
-        outcome["how"] = "finish"
-        loop.stop()
-
-    scanner = Scanner(loop, ".", rescan_ms=rescan, on_finished=finished, on_abort=abort)
+    # done (after -t/-q) and aborted (-b, SIGABRT) end the same way: .s6-svscan/finish
+    scanner = Scanner(loop, ".", rescan_ms=rescan, on_finished=loop.stop, on_abort=loop.stop)
     try:
         scanner.open_control()
     except LockedError:
         return _die(100, "another instance of s6-svscan is already running")
     except OSError as e:
         return _die(111, "unable to set up %s/.s6-svscan: %s" % (scandir, e.strerror))
-    _install_signals(loop, scanner, abort)
+    _install_signals(loop, scanner, loop.stop)
     loop.call_soon(scanner.scan)  # inside the loop's guard: a bad tree cannot kill us
     if notif is not None:
         try:

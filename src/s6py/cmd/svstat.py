@@ -8,7 +8,7 @@ Exit 1 if no s6-supervise runs on servicedir, 100 on usage errors, 111 on system
 
 import os
 
-from s6py.client.options import parse
+from s6py.cmd._options import parse
 from s6py.diag import fatal, strerror, usage
 
 PROG = "s6-svstat"

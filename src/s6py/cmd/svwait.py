@@ -4,45 +4,55 @@ Exit 0 when the services reached the state, 99 on timeout, N (the number of serv
 that failed permanently or lost their supervisor) otherwise.
 """
 
-from s6py.client.options import parse, uint
+from s6py.cmd._options import parse, uint
 from s6py.diag import fatal, usage
+from s6py.wire.events import WAIT_MODES
 
 PROG = "s6-svwait"
 USAGE = "s6-svwait [ -U | -u | -d | -D | -r | -R ] [ -a | -o ] [ -t timeout ] servicedir..."
-#: option letter -> (wantup, wantready); wantup 2 = restart (down first, then up)
-MODES = {"U": (1, 1), "u": (1, 0), "d": (0, 0), "D": (0, 1), "r": (2, 0), "R": (2, 1)}
 FAILED = "some services reported permanent failure or their supervisor died"
 
 
 def main(argv):
     opts, dirs = parse(PROG, USAGE, argv, "UudDrRaot:")
-    wantup, wantready, or_, timeout = 1, 0, False, 0
+    mode, or_, timeout = WAIT_MODES["u"], False, 0
     for o, v in opts:
-        if o in MODES:
-            wantup, wantready = MODES[o]
+        if o in WAIT_MODES:
+            mode = WAIT_MODES[o]
         elif o in "ao":
             or_ = o == "o"
         else:
             timeout = uint(PROG, USAGE, v)
     if not dirs:
         usage(PROG, USAGE)
-    return wait(PROG, dirs, wantup, wantready, or_, timeout)
+    return wait(PROG, dirs, mode, or_, timeout)
 
 
-def wait(prog, dirs, wantup, wantready, or_, timeout):
+def wait(prog, dirs, mode, or_, timeout):
+    """Wait for DIRS to reach MODE (an s6py.wire.events.WAIT_MODES value) as s6-svwait,
+    reporting under PROG; returns 0 or ends the command."""
+    from s6py.client import ClientError
+
+    try:
+        failures = _wait(dirs, mode, or_, timeout)
+    except ClientError as e:
+        fatal(prog, e.code, e.message)
+    if failures:
+        fatal(prog, failures, FAILED)
+    return 0
+
+
+def _wait(dirs, mode, or_, timeout):
     from s6py.client.listen import Listen
 
-    listen = Listen(prog, dirs, timeout)
+    wantup, wantready, wantrestart = mode
+    listen = Listen(dirs, timeout)
     try:
-        if wantup == 2:
-            wantup = 1
+        if wantrestart:
             # s6-svwait's restart: every service must have died ('d') first
-            e = listen.loop(0, 0, False)
-            if e:
-                fatal(prog, e, FAILED)
-        e = listen.loop(wantup, wantready, or_)
-        if e:
-            fatal(prog, e, FAILED)
+            failures = listen.wait(False, False, False)
+            if failures:
+                return failures
+        return listen.wait(wantup, wantready, or_)
     finally:
         listen.close()
-    return 0

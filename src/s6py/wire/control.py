@@ -14,32 +14,16 @@ SUPERVISE_LOCK = "supervise/lock"
 SVSCAN_CONTROL = ".s6-svscan/control"
 SVSCAN_LOCK = ".s6-svscan/lock"
 
-#: letters s6-supervise 2.11 accepts on its control FIFO
-SUPERVISE_LETTERS = frozenset("abqhkti12pcyrPCKoduDUxO")
-#: letters s6-svscan 2.11 accepts
-SVSCAN_LETTERS = frozenset("zabhitqnN")
-
-
-class NotListening(OSError):
-    """No supervisor holds the control FIFO open."""
-
-
-def send(fifo_path, letters):
-    """Write LETTERS (str or bytes) to the control FIFO at FIFO_PATH in one write.
-
-    Raises NotListening (ENXIO) if nobody reads it, FileNotFoundError if there is no FIFO.
-    """
-    data = letters.encode("ascii") if isinstance(letters, str) else letters
-    try:
-        fd = os.open(fifo_path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as e:
-        if e.errno == errno.ENXIO:
-            raise NotListening(errno.ENXIO, "supervisor not listening", fifo_path) from None
-        raise
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
+#: the letters s6-svc 2.11 sends, in the order of its usage line
+SVC_LETTERS = "abqhkti12pcyroduDUxOQ"
+#: the letters a supervisor accepts on supervise/control: s6-svc 2.11's, and the
+#: process-group P C K of s6 2.13
+SUPERVISE_LETTERS = frozenset(SVC_LETTERS + "PCK")
+#: the letters of s6-svscan 2.11 (.s6-svscan/control), in s6-svscanctl's usage order
+SVSCANCTL_LETTERS = "zabhitqnN"
+SVSCAN_LETTERS = frozenset(SVSCANCTL_LETTERS)
+#: letters of older s6-svscan versions that s6-svscanctl 2.11 still accepts and passes on
+SVSCANCTL_OLD_LETTERS = "prs0678"
 
 
 def make_fifo(path, mode=0o600):

@@ -2,6 +2,10 @@
 
 Record: TAI64N (12 bytes), exit code byte (128 + signal when killed, as skalibs'
 wait_estatus), signal number byte (0 when it exited).  Same bytes as s6 2.11.
+
+The supervisor's side: `clear()` when the supervision starts, `append()` after each death
+(the whole file rewritten through `death_tally.new` and a rename, so a reader never sees
+half a record).  s6-svdt's side: `read_last()`.
 """
 
 import errno
@@ -32,9 +36,58 @@ def unpack(data):
         yield tai64n.unpack(rec[:12]), rec[12], rec[13]
 
 
-def read(servicedir):
-    with open(os.path.join(servicedir, FILENAME), "rb") as f:
-        return list(unpack(f.read()))
+class TallyError(OSError):
+    """append() failed; ACTION is "read" or "write", the step that failed."""
+
+    def __init__(self, action, error):
+        OSError.__init__(self, error.errno, error.strerror, error.filename)
+        self.action = action
+
+
+def clear(servicedir):
+    """Create SERVICEDIR's death tally empty, or empty it (at the start of a supervision).
+    Raises OSError."""
+    path = os.path.join(servicedir, FILENAME)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644))
+
+
+def append(servicedir, stamp, wstat, limit=DEFAULT_MAX):
+    """Record a death of ./run (at STAMP, a tain, with wait status WSTAT) in SERVICEDIR's
+    death tally, keeping the last LIMIT records (at most MAX_MAX; 0: record nothing).
+
+    A missing file counts as empty and a torn last record is dropped.  The file is
+    replaced atomically (written whole to `death_tally.new`, then renamed over it).
+    Raises TallyError (an OSError) saying whether reading or writing failed.
+    """
+    limit = min(limit, MAX_MAX)
+    if not limit:
+        return
+    path = os.path.join(servicedir, FILENAME)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        data = b""
+    except OSError as e:
+        raise TallyError("read", e) from None
+    data = data[:len(data) - len(data) % RECORD_SIZE]
+    data += pack_record(stamp, wstat)
+    data = data[-limit * RECORD_SIZE:]
+    try:
+        _replace(path, data)
+    except OSError as e:
+        raise TallyError("write", e) from None
+
+
+def _replace(path, data):
+    """Write DATA (one write, as the engine always did) to PATH.new and rename it to PATH."""
+    tmp = path + ".new"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
 
 
 def read_last(servicedir, limit):

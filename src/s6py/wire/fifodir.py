@@ -10,7 +10,6 @@ listeners hear the real s6-supervise.
 
 import errno
 import os
-import stat
 
 PREFIX = "ftrig1"
 #: a listener's name is PREFIX + ":@" + 24 hex digits + ":" + 6 random characters; the
@@ -113,10 +112,3 @@ def _unlink_quietly(path):
         os.unlink(path)
     except OSError:
         pass
-
-
-def is_fifodir(path):
-    try:
-        return stat.S_ISDIR(os.stat(path).st_mode)
-    except OSError:
-        return False

@@ -39,6 +39,12 @@ class Status:
         self.wantup = wantup
         self.ready = ready
 
+    @property
+    def is_up(self):
+        """Whether ./run is up, as s6-svstat and s6-svwait read it: a pid is recorded and it
+        is not ./finish's (during ./finish, `pid` is the finish script's)."""
+        return bool(self.pid) and not self.finishing
+
     def pack(self):
         flags = ((FLAG_PAUSED if self.paused else 0) | (FLAG_FINISHING if self.finishing else 0)
                  | (FLAG_WANTUP if self.wantup else 0) | (FLAG_READY if self.ready else 0))

@@ -19,15 +19,6 @@ def now():
     return (ns // 1_000_000_000 + TAI_OFFSET, ns % 1_000_000_000)
 
 
-def from_unix(seconds):
-    whole = int(seconds)
-    return (whole + TAI_OFFSET, int((seconds - whole) * 1e9))
-
-
-def to_unix(tain):
-    return tain[0] - TAI_OFFSET + tain[1] / 1e9
-
-
 def pack(tain):
     return _PACK.pack(*tain)
 
@@ -39,13 +30,6 @@ def unpack(data):
 def label(tain):
     """The `@4000...` external form (24 hex digits after the `@`)."""
     return "@" + pack(tain).hex()
-
-
-def parse_label(text):
-    """Inverse of label(); raises ValueError on malformed input."""
-    if len(text) < 25 or text[0] != "@":
-        raise ValueError("not a TAI64N label: %r" % text)
-    return unpack(bytes.fromhex(text[1:25]))
 
 
 ZERO = (0, 0)

@@ -1,6 +1,7 @@
-"""Option parsing for the client commands, with skalibs' subgetopt semantics (POSIX
-getopt: options stop at the first operand, at `-` or after `--`; letters cluster; an
-option's argument is glued or the next word): `parse` is s6py.diag.subgetopt.
+"""Option parsing for the s6 client commands (s6-svc, s6-svstat, s6-svwait...), with
+skalibs' subgetopt semantics (POSIX getopt: options stop at the first operand, at `-` or
+after `--`; letters cluster; an option's argument is glued or the next word): `parse` is
+s6py.diag.subgetopt.
 
 Any parsing error is a usage error, as in every s6 tool.
 """
