@@ -92,7 +92,7 @@ def test_the_grid_compiles_to_methods_for_every_event():
 
 def test_control_letters_are_those_of_s6():
     letters = {chr(b) for b in LETTER_EVENTS}
-    assert letters == set(control.SUPERVISE_LETTERS) | {"Q", "l"}
+    assert letters == set(control.SUPERVISE_LETTERS)
 
 
 # ------------------------------------------------------------ live services

@@ -63,7 +63,7 @@ def test_is_up(pid, finishing, up):
 
 def test_control_letters():
     assert control.SVC_LETTERS == "abqhkti12pcyroduDUxOQ"
-    assert control.SUPERVISE_LETTERS == frozenset("abqhkti12pcyrPCKoduDUxOQ")
+    assert control.SUPERVISE_LETTERS == frozenset("abqhkti12pcyrlPCKoduDUxOQ")
     assert control.SVSCAN_LETTERS == frozenset(control.SVSCANCTL_LETTERS) == frozenset("zabhitqnN")
     assert not set(control.SVSCANCTL_OLD_LETTERS) & control.SVSCAN_LETTERS
 

@@ -15,13 +15,15 @@ from s6py.diag import usage, warn
 WITH_USAGE = "with-contenv prog..."
 
 
-def _keep_env():
+def keep_env():
+    """S6_KEEP_ENV as the container set it: true when services get the raw environment."""
     from s6py.init.settings import Settings
 
     return Settings.from_environ({"S6_KEEP_ENV": os.environ.get("S6_KEEP_ENV", "")}).keep_env
 
 
-def _contenv_dir():
+def contenv_dir():
+    """Where the container environment (one file per variable) lives for this tree."""
     from s6py.init.contenv import find_contenv_dir
     from s6py.init.settings import Paths
 
@@ -45,9 +47,9 @@ def with_contenv(argv):
     if not args or not args[0]:
         usage(prog, WITH_USAGE)
     args = _shebang_args(args)
-    if _keep_env():
+    if keep_env():
         pathexec(prog, args)
-    directory = _contenv_dir()
+    directory = contenv_dir()
     if directory is None:
         warn(prog, "no container environment in /run/s6/container_environment: keeping the current one")
         pathexec(prog, args)
@@ -71,10 +73,10 @@ def printcontenv(argv):
 
         fatal("printcontenv", 100, "too few arguments")
     name = argv[1]
-    if _keep_env():
+    if keep_env():
         value = os.environb.get(os.fsencode(name))
     else:
-        directory = _contenv_dir()
+        directory = contenv_dir()
         value = None
         if directory is not None:
             from s6py.init.contenv import read_contenv_var

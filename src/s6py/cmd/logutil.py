@@ -41,13 +41,13 @@ LOGDIR_MODE = 0o2700
 
 def logging_script():
     """S6_LOGGING_SCRIPT of the container environment as words (default if unset or blank)."""
-    from s6py.cmd.contenv import _contenv_dir, _keep_env
+    from s6py.cmd.contenv import contenv_dir, keep_env
 
-    if _keep_env():
+    if keep_env():
         value = os.environb.get(b"S6_LOGGING_SCRIPT")
     else:
         value = None
-        directory = _contenv_dir()
+        directory = contenv_dir()
         if directory is not None:
             from s6py.init.contenv import read_contenv_var
 

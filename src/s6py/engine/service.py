@@ -23,7 +23,7 @@ import stat
 
 from s6py.engine.loop import read_available
 from s6py.engine.spawn import SpawnError, spawn
-from s6py.wire import control, deathtally, fifodir, tai64n
+from s6py.wire import control, deathtally, events, fifodir, tai64n
 from s6py.wire import status as svstatus
 
 __all__ = ["State", "Event", "Service", "GRID", "COLUMNS", "ACTIONS", "LETTER_EVENTS"]
@@ -33,7 +33,6 @@ SYSCALL_RETRY = 60     # seconds after a failed pipe()/fork() (as s6)
 KILL_RETRY = 5         # seconds between SIGKILLs of a process that will not die (as s6)
 RESTART_INTERVAL = 1.0  # seconds between two spawns of ./run, unless ready for longer
 FINISH_TIMEOUT_MS = 5000
-MAX_DEATH_TALLY = 4096
 SERVICE_LOCK = "supervise/service-lock"
 
 
@@ -113,6 +112,7 @@ class Event(_Symbol):
 
 #: control byte -> event (the letters of s6 2.11, P C K of 2.13, l of 2.14, and Q)
 LETTER_EVENTS = {e.value.encode()[0]: e for e in Event if len(e.value) == 1}
+assert {chr(b) for b in LETTER_EVENTS} == control.SUPERVISE_LETTERS
 
 #: letter -> the signal its action `kill_LETTER` sends to ./run's pid (s6's killa ... killy)
 SIMPLE_SIGNALS = {"a": "SIGALRM", "b": "SIGABRT", "q": "SIGQUIT", "h": "SIGHUP",
@@ -251,8 +251,7 @@ class Service:
             self._release()
             raise
         try:
-            fd = os.open(self._p(deathtally.FILENAME), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-            os.close(fd)
+            deathtally.clear(self.root)
         except OSError as e:
             self.warn("unable to truncate %s: %s" % (deathtally.FILENAME, e.strerror))
         self.status.wantup = (not self.files.exists("down")) if self.initial_want_up is None else self.initial_want_up
@@ -267,7 +266,7 @@ class Service:
         self._transition(self._birth)
 
     def _birth(self):
-        self.notify(b"s")
+        self.notify(events.STARTED)
         if self.status.wantup:
             self._cell(Event.TIMEOUT)
         if self.state is State.DOWN:
@@ -337,7 +336,7 @@ class Service:
         if self._child_pid:
             self.loop.unwatch_child(self._child_pid)
             self._child_pid = 0
-        self.notify(b"x")
+        self.notify(events.EXITING)
         self._release_events()
         self._release()
         if self.on_exit is not None:
@@ -472,7 +471,7 @@ class Service:
                 self.status.readystamp = tai64n.now()
                 self.status.ready = True
                 self.announce()
-                self.notify(b"U")
+                self.notify(events.READY)
                 self._close_notify()
                 return
             if not data:
@@ -610,7 +609,7 @@ class Service:
         if not self._spawn_run():
             return False
         self.announce()
-        self.notify(b"u")
+        self.notify(events.UP)
         return True
 
     def _spawn_run(self):
@@ -684,33 +683,11 @@ class Service:
 
     def _record_death(self):
         limit = self.files.read_uint("max-death-tally")
-        if limit is None:
-            limit = deathtally.DEFAULT_MAX
-        limit = min(limit, MAX_DEATH_TALLY)
-        if not limit:
-            return
-        path = self._p(deathtally.FILENAME)
         try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            data = b""
-        except OSError as e:
-            self.warn("unable to read %s: %s" % (deathtally.FILENAME, e.strerror))
-            return
-        data = data[:len(data) - len(data) % deathtally.RECORD_SIZE]
-        data += deathtally.pack_record(self.status.stamp, self.status.wstat)
-        data = data[-limit * deathtally.RECORD_SIZE:]
-        try:
-            tmp = path + ".new"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-            try:
-                os.write(fd, data)
-            finally:
-                os.close(fd)
-            os.rename(tmp, path)
-        except OSError as e:
-            self.warn("unable to write %s: %s" % (deathtally.FILENAME, e.strerror))
+            deathtally.append(self.root, self.status.stamp, self.status.wstat,
+                              deathtally.DEFAULT_MAX if limit is None else limit)
+        except deathtally.TallyError as e:
+            self.warn("unable to %s %s: %s" % (e.action, deathtally.FILENAME, e.strerror))
 
     def _run_died(self):
         """./run is dead: record it, spawn ./finish; False when there is no ./finish."""
@@ -732,7 +709,7 @@ class Service:
         if not self.files.exists("finish"):
             # s6 just tries the spawn; a failed posix_spawn still costs a whole clone, which
             # is most of our -d -> D latency, so look first.
-            self.set_down_and_ready(b"dD")
+            self.set_down_and_ready(events.DOWN + events.FINISHED)
             return False
         try:
             stdin, stdout = self._stdio()
@@ -741,11 +718,11 @@ class Service:
         except SpawnError as e:
             if not (e.step == "exec" and e.errno == errno.ENOENT and not self.files.exists("finish")):
                 self.warn(e.describe())
-            self.set_down_and_ready(b"dD")
+            self.set_down_and_ready(events.DOWN + events.FINISHED)
             return False
         except OSError as e:
             self.warn("unable to spawn ./finish: %s" % e.strerror)
-            self.set_down_and_ready(b"dD")
+            self.set_down_and_ready(events.DOWN + events.FINISHED)
             return False
         self._watch(pid)
         self.status.pid = pid
@@ -755,7 +732,7 @@ class Service:
         self.set_deadline(timeout / 1000.0 if timeout else None)
         self.status.finishing = True
         self.announce()
-        self.notify(b"d")
+        self.notify(events.DOWN)
         return True
 
     def _restart_time(self, died_at):
@@ -830,9 +807,9 @@ class Service:
         wstat = self._last_wstat
         if os.WIFEXITED(wstat) and os.WEXITSTATUS(wstat) == 125:
             self.status.wantup = False
-            self.set_down_and_ready(b"OD")
+            self.set_down_and_ready(events.FAILED + events.FINISHED)
         else:
-            self.set_down_and_ready(b"D")
+            self.set_down_and_ready(events.FINISHED)
 
     def finish_x(self):
         self.close_them()

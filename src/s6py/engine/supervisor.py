@@ -49,19 +49,15 @@ RETRY_DELAY = 5.0
 FD_HEADROOM = 6
 
 
-def is_up(status):
-    return bool(status.pid) and not status.finishing
-
-
 def _condition(name):
     if name == "up":
-        return lambda member: member.service is not None and is_up(member.service.status)
+        return lambda member: member.service is not None and member.service.status.is_up
     if name == "ready":
-        return lambda member: (member.service is not None and is_up(member.service.status)
+        return lambda member: (member.service is not None and member.service.status.is_up
                                and (member.service.status.ready
                                     or not member.service.tells_readiness))
     if name == "down":
-        return lambda member: member.service is None or not is_up(member.service.status)
+        return lambda member: member.service is None or not member.service.status.is_up
     if name == "finished":
         return lambda member: member.service is None or not member.service.status.pid
     if name == "gone":

@@ -18,7 +18,7 @@ SVSCAN_LOCK = ".s6-svscan/lock"
 SVC_LETTERS = "abqhkti12pcyroduDUxOQ"
 #: the letters a supervisor accepts on supervise/control: s6-svc 2.11's, and the
 #: process-group P C K of s6 2.13
-SUPERVISE_LETTERS = frozenset(SVC_LETTERS + "PCK")
+SUPERVISE_LETTERS = frozenset(SVC_LETTERS + "PCKl")
 #: the letters of s6-svscan 2.11 (.s6-svscan/control), in s6-svscanctl's usage order
 SVSCANCTL_LETTERS = "zabhitqnN"
 SVSCAN_LETTERS = frozenset(SVSCANCTL_LETTERS)
