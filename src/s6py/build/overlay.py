@@ -95,7 +95,7 @@ INIT = r"""#!/bin/sh
 # s6py's /init: find python3 (PATH, then /usr/bin, then /usr/local/bin) and start the init.
 case $0 in */*) top=${0%/*} ;; *) top=. ;; esac
 # PID 1 holds two fds per service: take the soft nofile limit up to the hard one (docs/reliability.md)
-hard=$(ulimit -Hn 2>/dev/null) && ulimit -Sn "$hard" 2>/dev/null
+hard=$(ulimit -Hn) && ulimit -Sn "$hard"  # no redirection: an image may lack /dev/null
 IFS=:
 set -f
 for d in $PATH /usr/bin /usr/local/bin; do
