@@ -252,6 +252,29 @@ def _running(cid):
     return r.stdout.decode().strip() == "true"
 
 
+def _logs(cid):
+    lg = subprocess.run(e2e_support.PODMAN + ["logs", cid], stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, timeout=60)
+    return lg.stdout.decode(errors="replace")
+
+
+def _settle_logs(cid, expected, quiet=1.0, limit=10.0):
+    """Before the stop: wait until the log holds every EXPECTED line, or has not grown
+    for QUIET seconds (the rest come at the stop), at most LIMIT seconds.  A probe can
+    succeed before a service has printed what it prints right after (a loaded machine)."""
+    deadline = time.monotonic() + limit
+    size, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        text = _logs(cid)
+        if all(line in text for line in expected):
+            return
+        if len(text) != size:
+            size, since = len(text), time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.2)
+
+
 def run_fixture(flavour, name):
     """Boot fixture NAME under FLAVOUR, wait for its services, probe it, stop it: a Result."""
     spec = load(name)
@@ -303,6 +326,8 @@ def run_fixture(flavour, name):
                 time.sleep(0.3)
         elif res.booted:
             res.probe_ok = True
+        if res.booted:
+            _settle_logs(cid, spec["expect_stdout_in_logs"])
         t1 = time.monotonic()
         podman("stop", "-t", "10", cid, timeout=90)
         res.stop_time = time.monotonic() - t1
