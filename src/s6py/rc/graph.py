@@ -15,7 +15,7 @@ s6rc-fdholder; Definition.internal tells them apart.  A producer depends on its 
 """
 
 from s6py.rc.source import (CompileError, Definition, ESSENTIAL, INTERNALS, read_sources,
-                            reserved)
+                            reserved, say)
 
 __all__ = ["CompileError", "Graph", "compile_sources", "ONESHOT_RUNNER", "FDHOLDER"]
 
@@ -69,10 +69,14 @@ class Graph:
         self.bundle_order = [d.name for d in bundles]
         self.members = {d.name: list(d.contents) for d in bundles}
         self.listed_producers = {d.name: producer_list(d) for d in longruns}
+        say(reporter, 2, "making bundles for pipelines")
         self.make_pipeline_bundles(longruns)
+        say(reporter, 2, "resolving bundle names")
         self.resolve_bundles()
         self.consumer, self.producers, self.deps = {}, {}, {}
+        say(reporter, 2, "resolving service names")
         self.resolve_services(longruns, oneshots)
+        say(reporter, 3, "checking database correctness")
         self.check_cycles()
         if not self.prodcons_failed:
             self.check_pipelines()

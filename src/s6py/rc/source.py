@@ -79,6 +79,7 @@ class Definition:
         self.lock_fd = None
         self.internal = False
         self.broken = False
+        self.origin = source      # the source directory it was read from
         self.late_problems = []   # found where s6-rc-compile writes the servicedir
         self.late_warnings = []
 
@@ -103,7 +104,7 @@ def unable(what, exc):
     return 111, "unable to %s: %s" % (what, strerror(exc))
 
 
-def _say(reporter, level, *parts):
+def say(reporter, level, *parts):
     if reporter is not None and reporter.verbosity >= level:
         reporter.info(*parts)
 
@@ -415,7 +416,7 @@ def read_definition(srcdir, name, problems, reporter=None, seen=None):
     names already defined (by earlier source directories) to their kind: a name defined
     again is a problem, and gives None."""
     path = srcdir + "/" + name
-    _say(reporter, 3, "parsing ", path)
+    say(reporter, 3, "parsing ", path)
     d = Definition(name, None, srcdir)
     before = len(problems)
     kind, problem = read_type(path)
@@ -423,7 +424,7 @@ def read_definition(srcdir, name, problems, reporter=None, seen=None):
         problems.append(problem)
         d.broken = True
         return d
-    _say(reporter, 3, name, " has type ", kind)
+    say(reporter, 3, name, " has type ", kind)
     if seen is not None:
         if name in seen:
             problems.append((1, "duplicate service definition: %s defined in %s is already"
@@ -450,8 +451,9 @@ def service_names(srcdir, problems, reporter=None):
     except OSError as e:
         problems.append(unable("opendir " + srcdir, e))
         return []
-    _say(reporter, 2, "adding sources from ", srcdir)
+    say(reporter, 2, "adding sources from ", srcdir)
     names = []
+    before = len(problems)
     for entry in entries:
         if entry.startswith("."):
             continue
@@ -469,7 +471,7 @@ def service_names(srcdir, problems, reporter=None):
             continue
         if stat.S_ISDIR(st.st_mode):
             names.append(entry)
-    if not names:
+    if not names and len(problems) == before:
         _warn(reporter, 1, "source ", srcdir, " is empty")
     names.sort(key=os.fsencode)
     return names
