@@ -123,13 +123,19 @@ INIT = {
     "halt": "init.halt:main",
 }
 
+#: s6-rc's build-time half (the service database); src/s6py/rc/
+RC = {
+    "s6-rc-compile": "cmd.rccompile:main",
+    "s6-rc-db": "cmd.rcdb:main",
+}
+
 # Project verbs: reached as `s6py VERB` / `python3 -m s6py VERB` only; the overlay tarball
 # gives them no /command or /usr/bin link (building an overlay is not a job for an image).
 PROJECT = {
     "build-overlay": "build.overlay:main",
 }
 
-COMMANDS = {**SUPERVISION, **EXECLINE, **LOGGING, **INIT, **PROJECT}
+COMMANDS = {**SUPERVISION, **EXECLINE, **LOGGING, **INIT, **RC, **PROJECT}
 
 USAGE = "usage: s6py COMMAND [ARGS...]\ncommands: "
 
