@@ -207,16 +207,18 @@ def test_a_finish_script_writing_stage2_exited_still_sets_the_code(box):
 
 # ----------------------------------------------------------------- v3 trees, signals
 
-def test_a_v3_tree_is_not_ignored_without_a_word(box):
+def test_a_v3_tree_with_its_user_bundle_in_s6_rc_d_runs_with_v3s_warning(box):
+    """linuxserver's layout: the user bundle's contents.d in s6-rc.d/user (v3 warns that
+    this is deprecated, and runs it)."""
     box.file("etc/s6-overlay/s6-rc.d/myapp/type", "longrun\n")
     box.file("etc/s6-overlay/s6-rc.d/myapp/run", "#!/bin/sh\nexec sleep 100\n", 0o755)
     box.file("etc/s6-overlay/s6-rc.d/user/contents.d/myapp", "")
     box.file("etc/s6-overlay/s6-rc.d/user/type", "bundle\n")
-    r = box.run(["true"])
+    r = box.run(["sh", "-c", 's6-svstat "$S6PY_ROOT/run/service/myapp"'])
     assert r.code == 0, r
-    warnings = [line for line in r.err.splitlines() if "s6-rc.d" in line]
-    assert len(warnings) == 1 and warnings[0].startswith("init: warning: "), r.err
-    assert "myapp" in warnings[0] and "etc/s6-overlay/s6-rc.d" in warnings[0]
+    assert r.out.startswith("up (pid "), r
+    warnings = [line for line in r.err.splitlines() if "deprecated" in line]
+    assert len(warnings) == 1 and "defining user bundles in" in warnings[0], r.err
 
 
 def test_the_overlays_own_empty_v3_bundles_give_no_warning(box):

@@ -60,7 +60,7 @@ def test_no_module_reaches_into_another_modules_private_names():
     assert found == []
 
 
-LIBRARY = ("engine/", "wire/", "client/", "log/", "init/", "execline/", "accounts.py")
+LIBRARY = ("engine/", "wire/", "client/", "log/", "init/", "execline/", "rc/", "accounts.py")
 
 
 def test_library_code_never_raises_systemexit():

@@ -123,8 +123,9 @@ INIT = {
     "halt": "init.halt:main",
 }
 
-#: s6-rc's build-time half (the service database); src/s6py/rc/
+#: s6-rc: the service database, and the client of the live state PID 1 holds; src/s6py/rc/
 RC = {
+    "s6-rc": "cmd.rc:main",
     "s6-rc-compile": "cmd.rccompile:main",
     "s6-rc-db": "cmd.rcdb:main",
 }

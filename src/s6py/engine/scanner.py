@@ -156,6 +156,8 @@ class Scanner:
             seen.add(name)
             entry = self.entries.get(name)
             if entry is None:
+                if name in self.supervisor.members:
+                    continue  # supervised by another owner (s6-rc's longruns)
                 self._add(name, path)
             else:
                 entry.active = True

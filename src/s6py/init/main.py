@@ -124,7 +124,8 @@ class Pid1(UsesContext):
         if self.command is not None:
             self.command.orphaned = True  # stopped from outside: the exitcode file decides
         from s6py.init.stage3 import Stage3
-        self.stage3 = Stage3(self.ctx, self.scanner, self.catchall, on_done=self.exit)
+        rc = self.stage2.rc if self.stage2 is not None else None
+        self.stage3 = Stage3(self.ctx, self.scanner, self.catchall, on_done=self.exit, rc=rc)
         self.stage3.start()
 
     def exit(self):

@@ -52,9 +52,12 @@ class _Reader:
         return value
 
     def bad(self, name, value, expected, default):
-        self.problems.append(
-            "%s=%r is not %s: using the default, %s" % (name, value, expected, default)
-        )
+        """DEFAULT, and one line saying so (none when EXPECTED is None: the same variable
+        is read again for another meaning and was reported the first time)."""
+        if expected is not None:
+            self.problems.append(
+                "%s=%r is not %s: using the default, %s" % (name, value, expected, default)
+            )
         return default
 
     def _number(self, name):
@@ -165,12 +168,14 @@ _SETTINGS_DEFAULTS = (
     ("cmd_arg0", ()),
     ("cmd_wait_for_services", False),
     ("cmd_wait_for_services_maxtime", 5000),
+    ("rc_wait_maxtime", 0),
     ("cmd_use_terminal", False),
     ("cmd_receive_signals", False),
     ("fix_attrs_hidden", False),
     ("read_only_root", False),
     ("sync_disks", False),
     ("runtime_profile", None),
+    ("runtime_bundledir", None),
     ("stage2_hook", ()),
     ("verbosity", 2),
     ("world_writable_run_ok", False),
@@ -216,12 +221,15 @@ class Settings(_Frozen):
             cmd_wait_for_services_maxtime=r.integer(
                 "S6_CMD_WAIT_FOR_SERVICES_MAXTIME", 5000, expected="a time in ms"
             ),
+            # an s6-rc image: v3's default is 0, no limit
+            rc_wait_maxtime=r.integer("S6_CMD_WAIT_FOR_SERVICES_MAXTIME", 0, expected=None),
             cmd_use_terminal=r.flag("S6_CMD_USE_TERMINAL"),
             cmd_receive_signals=r.flag("S6_CMD_RECEIVE_SIGNALS"),
             fix_attrs_hidden=r.flag("S6_FIX_ATTRS_HIDDEN"),
             read_only_root=r.flag("S6_READ_ONLY_ROOT"),
             sync_disks=r.flag("S6_SYNC_DISKS"),
             runtime_profile=r.string("S6_RUNTIME_PROFILE"),
+            runtime_bundledir=r.string("S6_RUNTIME_BUNDLEDIR") or None,
             stage2_hook=tuple(hook.split()) if hook else (),
             verbosity=r.integer("S6_VERBOSITY", 2, expected="a verbosity level (0 to 3)"),
             world_writable_run_ok=r.flag("S6_YES_I_WANT_A_WORLD_WRITABLE_RUN_BECAUSE_KUBERNETES"),

@@ -1,7 +1,8 @@
 """Stage 2: the user's boot sequence, then the CMD.
 
     hook          S6_STAGE2_HOOK, if set
-    s6-rc.d       one warning if the image defines s6-rc services (not run yet)
+    s6-rc         an image that defines s6-rc services (/etc/s6-overlay): its graph, with
+                  the steps below as the built-in oneshots (init.rc, docs/s6-rc.md)
     user files    v1/v2's two [s6-init] steps: /run/s6/etc names the user's directories,
                   and their scripts are made executable (init.perms)
     fix-attrs.d   owners and modes (in-process, one file per loop turn)
@@ -92,7 +93,7 @@ def _copy_file(src, dst, mode):
     os.chmod(dst, mode)
 
 
-def _discard(path):
+def discard_tree(path):
     """Best effort: remove what a failed copy left (a dot name the scanner ignores anyway)."""
     from s6py.execline.portable import remove_tree
 
@@ -126,21 +127,29 @@ class Stage2(UsesContext):
         self._wait = None           # the supervisor's pending when_all of the wait step
         self._hook_pid = None
         self._scan_pending = False  # services.d copied, not yet supervised
+        self.rc = None              # init.rc.RcBoot of an s6-rc image
 
     def user_dir(self, name):
         return self.paths.user_dir(name, self.settings.runtime_profile)
 
     def start(self):
-        steps = [
+        from s6py.init.v3tree import user_definitions
+
+        first = [
             ("S6_WAIT_FOR_CLOSING_FD", self.wait_for_closing_fd),
             ("S6_STAGE2_HOOK", self.hook),
-            ("s6-rc.d", self.s6_rc_tree),
             ("user files", self.user_files),
-            ("fix-attrs.d", self.fix_attrs),
-            ("cont-init.d", self.cont_init),
-            ("services.d", self.services),
-            ("waiting for services", self.wait_for_services),
         ]
+        if user_definitions(self.paths.at("/etc/s6-overlay")):
+            # an s6-rc image: the legacy steps are the built-in graph's oneshots
+            steps = first + [("s6-rc", self.rc_up)]
+        else:
+            steps = first + [
+                ("fix-attrs.d", self.fix_attrs),
+                ("cont-init.d", self.cont_init),
+                ("services.d", self.services),
+                ("waiting for services", self.wait_for_services),
+            ]
         self.sequence = Steps(self.loop, steps, self.finished, self.ctx.guard)
         self.sequence.start()
 
@@ -228,17 +237,52 @@ class Stage2(UsesContext):
 
         self.loop.watch_child(pid, died)
 
-    def s6_rc_tree(self, done):
-        """An image written for s6-overlay 3 must not boot to an empty PID 1 silently."""
-        from s6py.init.v3tree import user_definitions
+    def rc_up(self, done):
+        """An s6-rc image: `top` up (init.rc), then v3's verdict on a failure."""
+        from s6py.init.rc import RcBoot
 
-        directory = self.paths.at("/etc/s6-overlay")
-        names = user_definitions(directory)
-        if names:
-            self.say.warn("%s/s6-rc.d defines s6-rc services, which s6py does not run yet: %s"
-                          " (only fix-attrs.d, cont-init.d, services.d and cont-finish.d are run)"
-                          % (directory, " ".join(names)))
-        done()
+        self.rc = RcBoot(self.ctx, self, self.scanner.supervisor)
+
+        def over(code, what):
+            if code and self.rc_failed(code, what):
+                return
+            done()
+
+        self.rc.up(over)
+
+    def rc_failed(self, code, what):
+        """v3's rc.init after `s6-rc change top` failed: True if the boot stops here."""
+        behaviour = self.settings.behaviour_if_stage2_fails
+        if what == "s6-rc-compile":
+            self.exit_code.set(code, stage2_exited=True)
+            self.request_stop("the s6-rc sources are invalid")
+            return True
+        if not self.failure:
+            self.failure = code
+        if behaviour >= 1:
+            self.say.line(1, "rc.init: warning: s6-rc failed to properly bring all the services up!"
+                          " Check your logs (in /run/uncaught-logs/current if you have"
+                          " in-container logging) for more information.")
+        if behaviour >= 2:
+            self.say.line(0, "rc.init: fatal: stopping the container.")
+            self.exit_code.set(code, stage2_exited=True)
+            self.request_stop("s6-rc failed")
+            return True
+        return False
+
+    def legacy_services(self, done):
+        """The built-in oneshot legacy-services: services.d copied and supervised now, and
+        with S6_CMD_WAIT_FOR_SERVICES awaited, CMD or not (v3's services-up)."""
+        def copied():
+            if self._scan_pending:
+                self._scan_pending = False
+                self._supervise()
+            if self.settings.cmd_wait_for_services:
+                self.wait_for_services(done, always=True)
+            else:
+                self._services_done(done)
+
+        self.services(copied)
 
     def user_files(self, done):
         """v1/v2's two [s6-init] lines: /run/s6/etc/NAME names each user directory, and
@@ -354,7 +398,7 @@ class Stage2(UsesContext):
             except OSError as e:
                 self.say.stage("services.d", "%s: unable to copy it to %s: %s"
                                % (name, dst, e.strerror or e), level=0)
-                _discard(partial)
+                discard_tree(partial)
                 continue
             self.started.append(name)
         if self.settings.cmd_wait_for_services and self.has_cmd:
@@ -365,10 +409,11 @@ class Stage2(UsesContext):
             self._scan_pending = True
         done()
 
-    def wait_for_services(self, done):
+    def wait_for_services(self, done, always=False):
         """S6_CMD_WAIT_FOR_SERVICES: every service of services.d that is supervised and
-        not ./down is awaited: up, and ready when it has a notification-fd."""
-        if not (self.settings.cmd_wait_for_services and self.has_cmd and self.started):
+        not ./down is awaited: up, and ready when it has a notification-fd (v1/v2: only
+        when there is a CMD; ALWAYS: v3, whether or not)."""
+        if not (self.settings.cmd_wait_for_services and (self.has_cmd or always) and self.started):
             self._services_done(done)
             return
         supervisor = self.scanner.supervisor

@@ -1,5 +1,7 @@
 """Stage 3: bring the container down, as fast as its processes allow.
 
+    s6-rc         an s6-rc image: everything that is up, down in reverse dependency order
+                  (oneshots' `down` run), bounded by S6_SERVICES_GRACETIME
     services      every supervised service down (its down-signal, then SIGCONT), loggers
                   after their producers; bounded by S6_SERVICES_GRACETIME
     cont-finish.d each script, in name order, each bounded by S6_KILL_FINISH_MAXTIME
@@ -108,17 +110,19 @@ class Stage3(UsesContext):
     catchall   the catch-all logger (S6_LOGGING), or None
     """
 
-    def __init__(self, ctx, scanner, catchall, on_done):
+    def __init__(self, ctx, scanner, catchall, on_done, rc=None):
         UsesContext.__init__(self, ctx)
         self.scanner = scanner
         self.catchall = catchall
         self.on_done = on_done
+        self.rc = rc                # init.rc.RcBoot of an s6-rc image, or None
         self.sequence = None
         self._timer = None
         self._waiting = None        # (predicate, done) of the current bounded wait
 
     def start(self):
         steps = [
+            ("s6-rc", self.rc_down),
             ("stopping services", self.services),
             ("cont-finish.d", self.cont_finish),
             ("sync", self.sync),
@@ -160,6 +164,19 @@ class Stage3(UsesContext):
         done()
 
     # ---------------------------------------------------------------- steps
+
+    def rc_down(self, done):
+        if self.rc is None:
+            done()
+            return
+        state = {"over": False}
+
+        def over():
+            state["over"] = True
+            self._check()
+
+        self.rc.down(over)
+        self._wait(lambda: state["over"], self.settings.services_gracetime, done)
 
     def services(self, done):
         scanner = self.scanner

@@ -1,0 +1,473 @@
+"""An image written for s6-overlay 3: its s6-rc services, run by PID 1 itself.
+
+What v3's rc.init does with s6-rc-compile, s6-rc-init and `s6-rc change top`, done on the
+loop with the supervision core (docs/s6-rc.md):
+
+    sources     $profiledir/s6-rc.d, the user bundles ($S6_RUNTIME_BUNDLEDIR or
+                $profiledir/user-bundles.d; dropped, with v3's warning, when s6-rc.d/user
+                exists), and the overlay's own graph (written at boot under /run/s6/rc):
+                  fix-attrs         oneshot                          fix-attrs.d
+                  legacy-cont-init  oneshot, needs fix-attrs         cont-init.d (down: none,
+                                                                     stage 3 runs cont-finish.d)
+                  base              bundle: fix-attrs legacy-cont-init
+                  legacy-services   oneshot, needs base and user     services.d
+                  top               bundle: base legacy-services user user2
+                whose oneshots are /init's own steps, not scripts.
+    validation  the whole graph first (rc.graph): every problem is one line, and the
+                container stops, exit code 1, before anything runs
+    longruns    copied to /run/s6-rc/servicedirs/NAME, supervised down, linked as
+                /run/service/NAME; pipelines (producer-for/consumer-for) are supervised as
+                one pipeline, their pipes held by PID 1
+    up          `top`, in parallel as far as dependencies allow (rc.transitions), bounded
+                by S6_CMD_WAIT_FOR_SERVICES_MAXTIME (v3's default: 0, no limit)
+    down        at stage 3, everything that is up, in reverse dependency order
+"""
+
+import os
+
+from s6py.diag import Reporter
+from s6py.init.context import UsesContext
+
+__all__ = ["RcBoot", "BUILTIN"]
+
+#: the overlay's own graph: name -> (type, dependencies, contents)
+BUILTIN = {
+    "fix-attrs": ("oneshot", (), ()),
+    "legacy-cont-init": ("oneshot", ("fix-attrs",), ()),
+    "base": ("bundle", (), ("fix-attrs", "legacy-cont-init")),
+    "legacy-services": ("oneshot", ("base", "user"), ()),
+    "top": ("bundle", (), ("base", "legacy-services", "user", "user2")),
+}
+
+#: the user bundles every image has, empty unless the image fills them
+USER_BUNDLES = ("user", "user2")
+
+#: what the built-in oneshots' `up` says (they are /init's own steps, never run)
+INTERNAL_UP = "s6py-internal-step\n"
+
+
+def _write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def write_builtin(directory, empty_bundles):
+    """The overlay's graph as source definitions under DIRECTORY, with EMPTY_BUNDLES (the
+    user bundles no source defines) as empty bundles."""
+    os.makedirs(directory, 0o755, exist_ok=True)
+    wanted = dict(BUILTIN)
+    wanted.update({name: ("bundle", (), ()) for name in empty_bundles})
+    for name, (kind, deps, contents) in wanted.items():
+        top = os.path.join(directory, name)
+        os.makedirs(top, 0o755, exist_ok=True)
+        _write(os.path.join(top, "type"), kind + "\n")
+        if kind == "oneshot":
+            _write(os.path.join(top, "up"), INTERNAL_UP)
+        for sub, names in (("dependencies.d", deps), ("contents.d", contents)):
+            if names or (sub == "contents.d" and kind == "bundle"):
+                os.makedirs(os.path.join(top, sub), 0o755, exist_ok=True)
+                for member in names:
+                    _write(os.path.join(top, sub, member), "")
+
+
+class RcBoot(UsesContext):
+    """The s6-rc part of stage 2 and stage 3 of an s6-rc image.
+
+    stage2     the init.stage2.Stage2 whose legacy steps stand for the built-in oneshots
+    supervisor the engine.supervisor.Supervisor of PID 1
+    """
+
+    def __init__(self, ctx, stage2, supervisor):
+        UsesContext.__init__(self, ctx)
+        self.stage2 = stage2
+        self.supervisor = supervisor
+        self.graph = None
+        self.transitions = None
+        self.control = None
+        self.reporter = Reporter("s6-rc", self.settings.verbosity)
+
+    # ------------------------------------------------------------- sources
+
+    def profiledir(self):
+        profile = self.settings.runtime_profile
+        if profile:
+            return self.paths.at("/etc/cont-profile.d/%s/s6-overlay" % profile)
+        return self.paths.at("/etc/s6-overlay")
+
+    def source_dirs(self):
+        """[s6-rc.d, the bundle dir (if any), the overlay's own], as v3's rc.init."""
+        profiledir = self.profiledir()
+        rcdir = os.path.join(profiledir, "s6-rc.d")
+        bundledir = self.settings.runtime_bundledir or os.path.join(profiledir, "user-bundles.d")
+        dirs = [rcdir] if os.path.isdir(rcdir) else []
+        if os.path.isdir(os.path.join(rcdir, "user")):
+            self.say.line(1, "s6-rc: warning: defining user bundles in %s/s6-rc.d is deprecated,"
+                          " please define them in %s/user-bundles.d instead" % (profiledir, profiledir))
+            self._old_user_bundles(rcdir)
+        elif os.path.isdir(bundledir):
+            dirs.append(bundledir)
+        missing = [name for name in USER_BUNDLES
+                   if not any(os.path.isdir(os.path.join(d, name)) for d in dirs)]
+        builtin = os.path.join(self.paths.run, "s6", "rc", "builtin")
+        write_builtin(builtin, missing)
+        dirs.append(builtin)
+        return dirs
+
+    def _old_user_bundles(self, rcdir):
+        """v3's compatibility step: s6-rc.d/user and user2 are (made) bundles."""
+        for name in USER_BUNDLES:
+            top = os.path.join(rcdir, name)
+            try:
+                os.makedirs(os.path.join(top, "contents.d"), 0o755, exist_ok=True)
+                _write(os.path.join(top, "type"), "bundle\n")
+            except OSError as e:
+                if not _reads_as_bundle(top):
+                    self.say.warn("unable to make %s a bundle: %s" % (top, e.strerror))
+
+    def compile_reporter(self):
+        """s6-rc-compile's warnings, at v3's verbosity for it (S6_VERBOSITY - 1)."""
+        return Reporter("s6-rc-compile", max(self.settings.verbosity - 1, 0))
+
+    def compile(self):
+        """The validated graph, or None after one line per problem."""
+        from s6py.rc.graph import compile_sources
+        from s6py.rc.source import CompileError
+
+        try:
+            self.graph = compile_sources(self.source_dirs(), self.compile_reporter())
+        except CompileError as e:
+            for problem in e.problems:
+                self.say.line(0, problem)
+            return None
+        except OSError as e:
+            self.say.line(0, "s6-rc-compile: fatal: %s" % (e.strerror or e))
+            return None
+        return self.graph
+
+    # ------------------------------------------------------------- workers
+
+    def workers(self):
+        from s6py.rc import workers
+
+        graph = self.graph
+        found = {}
+        internal = {
+            "fix-attrs": workers.Internal(self._step(self.stage2.fix_attrs)),
+            "legacy-cont-init": workers.Internal(self._step(self.stage2.cont_init)),
+            "legacy-services": workers.Internal(self._step(self.stage2.legacy_services)),
+        }
+        longruns = [n for n in graph.atomics()
+                    if graph.kind(n) == "longrun" and not graph.is_internal(n)]
+        members = self._supervise(longruns)
+        for name in graph.atomics():
+            d = graph.definition(name)
+            if name in internal:
+                found[name] = internal[name]
+            elif graph.is_internal(name):
+                found[name] = workers.Internal(_at_once)  # s6rc-oneshot-runner, s6rc-fdholder
+            elif graph.kind(name) == "oneshot":
+                found[name] = workers.Oneshot(self.ctx, name, d.up_argv, d.down_argv,
+                                              d.timeout_up_ms, d.timeout_down_ms)
+            elif name in members:
+                found[name] = workers.Longrun(self.supervisor, members[name],
+                                              d.timeout_up_ms, d.timeout_down_ms)
+        return found
+
+    def _step(self, step):
+        """A Stage2 step (step(done)) as an internal oneshot's up."""
+        return lambda done: step(lambda: done(True))
+
+    def _supervise(self, longruns):
+        """Copy, link and supervise (down) every longrun; {name: Member}."""
+        from s6py.init.stage2 import copy_service
+
+        servicedirs = os.path.join(self.paths.run, "s6-rc", "servicedirs")
+        os.makedirs(servicedirs, 0o755, exist_ok=True)
+        paths = {}
+        for name in longruns:
+            dst = os.path.join(servicedirs, name)
+            try:
+                _copy_longrun(self.graph.definition(name).path, dst, copy_service)
+                _link(dst, os.path.join(self.paths.scandir, name))
+            except OSError as e:
+                self.say.line(0, "s6-rc: warning: unable to set up longrun %s: %s"
+                              % (name, e.strerror or e))
+                continue
+            paths[name] = dst
+        members = {}
+        for line in self.graph.pipelines():
+            if not all(n in paths for n in line):
+                continue
+            if any(self.graph.consumer_of(a) != b for a, b in zip(line, line[1:])):
+                self.say.line(1, "s6-rc: warning: %s: several producers for one consumer are"
+                              " not supported yet: each is supervised on its own"
+                              % " ".join(line))
+                continue
+            try:
+                for member in self.supervisor.pipeline([(n, paths[n]) for n in line], want_up=False):
+                    members[member.name] = member
+            except OSError as e:
+                self.say.line(0, "s6-rc: warning: unable to create the pipes of %s: %s"
+                              % (" | ".join(line), e.strerror))
+        for name, path in paths.items():
+            if name not in members:
+                members[name] = self.supervisor.add(name, path, want_up=False)
+        return members
+
+    # ---------------------------------------------------------- transitions
+
+    def up(self, done):
+        """Stage 2's s6-rc step: compile, supervise, bring `top` up; DONE(code)."""
+        if self.compile() is None:
+            done(1, "s6-rc-compile")
+            return
+        from s6py.rc.transitions import Transitions
+
+        self.transitions = Transitions(self.loop, self.graph, self.workers(), self.reporter)
+        self.control = RcControl(self.loop, self.paths.in_run("s6-rc"), self.transitions,
+                                 self.supervisor)
+        try:
+            self.control.open()
+        except OSError as e:
+            self.say.warn("unable to open the s6-rc control FIFO in %s: %s (the s6-rc command"
+                          " will not work)" % (self.control.live, e.strerror))
+        self.transitions.change(["top"], True, lambda code: done(code, "s6-rc"),
+                                self.settings.rc_wait_maxtime)
+
+    def down(self, done):
+        """Stage 3: everything that is up, down (s6-rc -bda change); then DONE()."""
+        if self.transitions is None or not self.transitions.up:
+            done()
+            return
+        self.transitions.change(sorted(self.transitions.up), False, lambda code: done())
+
+
+def _reads_as_bundle(top):
+    try:
+        with open(os.path.join(top, "type")) as f:
+            return f.read().strip() == "bundle"
+    except OSError:
+        return False
+
+
+def _copy_longrun(src, dst, copy_service):
+    """SRC's files into DST (anew), as s6-rc's servicedirs: run and finish 0755, the
+    compile-time files left out (type, dependencies, producer-for ...)."""
+    from s6py.init.stage2 import discard_tree
+
+    if os.path.lexists(dst):
+        discard_tree(dst)
+    copy_service(src, dst)
+    for name in ("type", "dependencies", "dependencies.d", "producer-for", "consumer-for",
+                 "pipeline-name", "timeout-up", "timeout-down", "flag-essential", "down", "log"):
+        path = os.path.join(dst, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            discard_tree(path)
+        elif os.path.lexists(path):
+            os.unlink(path)
+
+
+def _link(target, link):
+    if os.path.islink(link):
+        os.unlink(link)
+    os.symlink(target, link)
+
+
+class _ReplyReporter(Reporter):
+    """s6-rc's lines to a client's reply FIFO as `2 LINE` (never blocks: a client that
+    does not read loses lines, PID 1 never waits for it)."""
+
+    def __init__(self, fd, verbosity):
+        Reporter.__init__(self, "s6-rc", verbosity, fd)
+
+    def line(self, level, text):
+        from s6py.rc.control import encode_line
+
+        if level <= self.verbosity:
+            _send(self.fd, encode_line("2", text))
+
+
+def _send(fd, data):
+    try:
+        os.write(fd, data)
+    except OSError:
+        pass
+
+
+class RcControl:
+    """PID 1's end of the `s6-rc` command (rc.control): requests on LIVE/control, each
+    answered on its reply FIFO; runs them on TRANSITIONS."""
+
+    def __init__(self, loop, live, transitions, supervisor):
+        self.loop = loop
+        self.live = live
+        self.t = transitions
+        self.supervisor = supervisor
+        self.fd = None
+        self.partial = b""
+
+    def open(self):
+        from s6py.rc.control import CONTROL, REPLIES
+
+        os.makedirs(os.path.join(self.live, REPLIES), 0o700, exist_ok=True)
+        path = os.path.join(self.live, CONTROL)
+        if os.path.lexists(path):
+            os.unlink(path)
+        os.mkfifo(path, 0o600)
+        self.fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        self.loop.add_reader(self.fd, self._readable)
+
+    def _readable(self):
+        from s6py.engine.loop import read_available
+        from s6py.rc.control import decode_request
+
+        data = read_available(self.fd, 65536)
+        if not data:
+            return
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        for line in lines:
+            if line:
+                reply, args = decode_request(line)
+                self.loop.guard(self.serve, reply, args)
+
+    def serve(self, reply_path, args):
+        try:
+            fd = os.open(reply_path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return  # the client is gone
+        from s6py.rc.command import USAGE, UsageError, parse
+
+        say = _ReplyReporter(fd, 1)
+        try:
+            request = parse(args)
+        except UsageError as e:
+            if str(e):
+                say.fatal(str(e))
+            else:
+                say.kind(say.ERROR, "usage", USAGE)
+            self._end(fd, 100)
+            return
+        say.verbosity = request.verbosity
+        unknown = [n for n in request.names if not _known(self.t.graph, n)]
+        if unknown:
+            say.fatal(unknown[0], " is not a recognized identifier")
+            self._end(fd, 3)
+            return
+        handler = getattr(self, "_" + request.command)
+        handler(fd, say, request)
+
+    def _end(self, fd, code):
+        from s6py.rc.control import encode_line
+
+        _send(fd, encode_line("x", str(code)))
+        os.close(fd)
+
+    def _out(self, fd, names):
+        from s6py.rc.control import encode_line
+
+        for name in names:
+            _send(fd, encode_line("1", name))
+
+    def _selection(self, request):
+        selected = set(self.t.graph.expand(request.names))
+        if request.active:
+            selected |= self.t.up
+        return selected
+
+    def _printable(self, request, names):
+        graph = self.t.graph
+        if request.hide_essentials:
+            names = [n for n in names if not graph.definition(n).essential]
+        return sorted(names)
+
+    def _help(self, fd, say, request):
+        from s6py.rc.command import USAGE
+
+        self._out(fd, [USAGE])
+        self._end(fd, 0)
+
+    def _list(self, fd, say, request):
+        selected = self._selection(request)
+        if not request.going_up:
+            selected = set(self.t.graph.atomics()) - selected
+        self._out(fd, self._printable(request, selected))
+        self._end(fd, 0)
+
+    def _listall(self, fd, say, request):
+        selected = self._selection(request)
+        graph = self.t.graph
+        closed = graph.closure_up(selected) if request.going_up else graph.closure_down(selected)
+        self._out(fd, self._printable(request, closed))
+        self._end(fd, 0)
+
+    def _diff(self, fd, say, request):
+        graph = self.t.graph
+        lines = []
+        for name in graph.atomics():
+            member = self.supervisor.members.get(name)
+            if graph.kind(name) != "longrun" or member is None or member.service is None:
+                continue
+            wanted = member.service.status.wantup
+            if wanted and name not in self.t.up:
+                lines.append("+" + name)
+            elif not wanted and name in self.t.up:
+                lines.append("-" + name)
+        self._out(fd, lines)
+        self._end(fd, 1 if lines else 0)
+
+    def _change(self, fd, say, request):
+        graph = self.t.graph
+        selected = self._selection(request)
+        if request.dryrun is not None:
+            self._dry_run(fd, say, request, selected)
+            return
+        going_up = request.going_up
+        force = request.direction == "D"
+        if request.prune:
+            self._prune(fd, say, request, selected)
+            return
+        self.t.change(sorted(selected), going_up, lambda code: self._end(fd, code),
+                      request.timeout_ms, force=force, reporter=say)
+
+    def _prune(self, fd, say, request, selected):
+        """-p: first down what is not wanted, then up what is (reversed with -d)."""
+        graph = self.t.graph
+        if request.going_up:
+            wanted = set(graph.closure_up(selected))
+        else:
+            wanted = set(graph.atomics()) - set(graph.closure_down(selected))
+        unwanted = sorted(self.t.up - wanted)
+
+        def downed(code):
+            if code:
+                self._end(fd, code)
+                return
+            self.t.change(sorted(wanted), True, lambda c: self._end(fd, c),
+                          request.timeout_ms, reporter=say)
+
+        self.t.change(unwanted, False, downed, request.timeout_ms,
+                      force=request.direction == "D", reporter=say)
+
+    def _dry_run(self, fd, say, request, selected):
+        """-n: say the transitions in order; do none."""
+        graph = self.t.graph
+        going_up = request.going_up
+        closed = graph.closure_up(selected) if going_up else graph.closure_down(selected)
+        order = graph.order(closed)
+        if not going_up:
+            order = list(reversed(order))
+        for name in order:
+            if (name in self.t.up) != going_up:
+                verb = "starting" if going_up else "stopping"
+                say.info("dry run: service ", name, ": ", verb)
+                say.info("dry run: service ", name, " successfully ", "started" if going_up else "stopped")
+        self._end(fd, 0)
+
+
+def _known(graph, name):
+    return name in graph
+
+
+def _at_once(done):
+    done(True)

@@ -1,0 +1,196 @@
+"""s6-rc's engine, run on the loop: bring a set of atomic services up (or down) in
+parallel, each as soon as what it waits for is done, as `s6-rc change` does.
+
+    up      a service starts once every service it depends on is up (a longrun with a
+            notification-fd: ready); a failed one blocks its dependents, others go on
+    down    a service stops once every service that depends on it and is up is down
+
+What "start" and "stop" mean for one service is its worker's business (rc.workers:
+a longrun on the supervisor, a oneshot run as a child, an internal step of /init); this
+module only orders them, times the whole change out (s6-rc -t) and says what happens
+in s6-rc's words:
+
+    s6-rc: info: service NAME: starting
+    s6-rc: info: service NAME successfully started
+    s6-rc: info: service NAME: stopping
+    s6-rc: info: service NAME successfully stopped
+    s6-rc: warning: unable to start service NAME: command exited 1
+    s6-rc: warning: service NAME is marked as essential, not stopping it
+    s6-rc: fatal: timed out
+
+A service whose dependency failed is silently left as it is (as s6-rc: its transition
+is never examined); an essential service is not stopped by a plain down (-d), only by a
+forced one (-D), and what it depends on stays up with it.
+
+The change's result is s6-rc's exit code: 0 all done, 1 a transition failed, 2 the
+timeout expired first (the transitions under way are not killed, as s6-rc).
+"""
+
+__all__ = ["Transitions", "Change", "OK", "FAILED", "TIMED_OUT"]
+
+OK, FAILED, TIMED_OUT = 0, 1, 2
+
+
+class Transitions:
+    """The live state of a graph's atomic services, and the changes made to it.
+
+    loop      engine.loop.Loop
+    graph     rc.graph.Graph
+    workers   name -> worker with start(done) and stop(done); done(ok, why)
+    reporter  a diag.Reporter for "s6-rc", its verbosity as S6_VERBOSITY's
+    """
+
+    def __init__(self, loop, graph, workers, reporter):
+        self.loop = loop
+        self.graph = graph
+        self.workers = workers
+        self.reporter = reporter
+        self.up = set()          # atomic services that are up
+        self.busy = {}           # name -> the Change moving it now
+        self.changes = []        # the Changes under way (a runtime s6-rc beside the boot's)
+
+    def change(self, names, going_up, on_done, timeout_ms=0, force=False, reporter=None):
+        """Bring NAMES (bundles expanded) up with what they need, or down with what
+        needs them; ON_DONE(code) once nothing more can be done.  FORCE: essential
+        services go down too.  REPORTER: where this change's lines go (default ours).
+        Returns the Change."""
+        atoms = self.graph.expand(names)
+        if going_up:
+            targets = set(self.graph.closure_up(atoms))
+        else:
+            targets = set(self.graph.closure_down(atoms))
+        change = Change(self, targets, going_up, on_done, timeout_ms, force,
+                        reporter or self.reporter)
+        change.begin()
+        return change
+
+    def active(self):
+        """The atomic services that are up, in a dependency-respecting order."""
+        return [name for name in self.graph.order(self.graph.atomics()) if name in self.up]
+
+
+class Change:
+    """One `s6-rc change`: TARGETS moved in one direction."""
+
+    def __init__(self, transitions, targets, going_up, on_done, timeout_ms, force, reporter):
+        self.t = transitions
+        self.say = reporter
+        self.force = force
+        self.pending = set(targets)
+        self.running = set()
+        self.failed = set()      # transitions that failed
+        self.blocked = set()     # never examined: something they wait for did not move
+        self.going_up = going_up
+        self.on_done = on_done
+        self.timeout_ms = timeout_ms
+        self.timer = None
+        self.over = False
+
+    def begin(self):
+        self.t.changes.append(self)
+        if self.timeout_ms:
+            self.timer = self.t.loop.call_later(self.timeout_ms / 1000.0, self._timed_out)
+        self._advance()
+
+    # ------------------------------------------------------------ ordering
+
+    def _waits_for(self, name):
+        """The services NAME waits for in this direction."""
+        graph = self.t.graph
+        if self.going_up:
+            return graph.requires(name)
+        return {other for other in self.t.up if name in graph.requires(other)}
+
+    def _ready_to_move(self, name):
+        waits = self._waits_for(name)
+        if self.going_up:
+            return all(dep in self.t.up for dep in waits)
+        return not any(dep in self.t.up for dep in waits)
+
+    def _blocked(self, name):
+        """A dependency of NAME failed, or cannot move: NAME never will in this change."""
+        return any(dep in self.failed or dep in self.blocked for dep in self._waits_for(name))
+
+    def _advance(self):
+        if self.over:
+            return
+        progress = True
+        while progress:
+            progress = False
+            for name in sorted(self.pending):
+                if name in self.t.busy:
+                    continue
+                if self._blocked(name):
+                    self.pending.discard(name)
+                    self.blocked.add(name)
+                    progress = True
+                elif self._ready_to_move(name):
+                    self.pending.discard(name)
+                    self._examine(name)
+                    progress = True
+        if not self.pending and not self.running:
+            self._finish(FAILED if self.failed else OK)
+
+    def _examine(self, name):
+        """NAME may move now: already there, essential, or its worker's turn."""
+        say = self.say
+        if (name in self.t.up) == self.going_up:
+            say.debug("service ", name, ": already ", "up" if self.going_up else "down")
+            return
+        if not self.going_up and not self.force and self.t.graph.definition(name).essential:
+            say.warn("service ", name, " is marked as essential, not stopping it")
+            self.blocked.add(name)  # and what it depends on stays up with it
+            return
+        self._move(name)
+
+    def _move(self, name):
+        self.running.add(name)
+        self.t.busy[name] = self
+        worker = self.t.workers[name]
+        say = self.say
+        if self.going_up:
+            say.info("service ", name, ": starting")
+            worker.start(lambda ok, why="": self._moved(name, ok, why))
+        else:
+            say.info("service ", name, ": stopping")
+            worker.stop(lambda ok, why="": self._moved(name, ok, why))
+
+    def _moved(self, name, ok, why):
+        if name not in self.running:
+            return  # said twice (a worker's late callback)
+        self.running.discard(name)
+        self.t.busy.pop(name, None)
+        say = self.say
+        if ok:
+            if self.going_up:
+                self.t.up.add(name)
+                say.info("service ", name, " successfully started")
+            else:
+                self.t.up.discard(name)
+                say.info("service ", name, " successfully stopped")
+        else:
+            self.failed.add(name)
+            say.warn("unable to ", "start" if self.going_up else "stop", " service ", name,
+                     ": ", why or "it failed")
+        for change in list(self.t.changes):  # one waiting for NAME to be free, too
+            self.t.loop.call_soon(change._advance)
+
+    # ----------------------------------------------------------------- end
+
+    def _timed_out(self):
+        self.timer = None
+        if self.over:
+            return
+        self.say.fatal("timed out")
+        self._finish(TIMED_OUT)
+
+    def _finish(self, code):
+        if self.over:
+            return
+        self.over = True
+        if self in self.t.changes:
+            self.t.changes.remove(self)
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.on_done(code)
