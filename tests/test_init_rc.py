@@ -232,4 +232,4 @@ echo "== usage"; s6-rc -l "$live" frobnicate; echo "rc=$?"
     for line in ("s6-rc: info: service once: stopping", "s6-rc: info: service svc successfully stopped"):
         assert line in r.err, r.err
     assert "s6-rc: fatal: nope is not a recognized identifier" in r.err, r.err
-    assert r.err.index("service once successfully stopped") < r.err.index("service svc: stopping")
+    assert r.err.index("service once: stopping") < r.err.index("service svc: stopping")

@@ -152,9 +152,9 @@ class RcBoot(UsesContext):
         graph = self.graph
         found = {}
         internal = {
-            "fix-attrs": workers.Internal(self._step(self.stage2.fix_attrs)),
-            "legacy-cont-init": workers.Internal(self._step(self.stage2.cont_init)),
-            "legacy-services": workers.Internal(self._step(self.stage2.legacy_services)),
+            "fix-attrs": workers.Internal(self.loop, self._step(self.stage2.fix_attrs)),
+            "legacy-cont-init": workers.Internal(self.loop, self._step(self.stage2.cont_init)),
+            "legacy-services": workers.Internal(self.loop, self._step(self.stage2.legacy_services)),
         }
         longruns = [n for n in graph.atomics()
                     if graph.kind(n) == "longrun" and not graph.is_internal(n)]
@@ -164,7 +164,7 @@ class RcBoot(UsesContext):
             if name in internal:
                 found[name] = internal[name]
             elif graph.is_internal(name):
-                found[name] = workers.Internal(_at_once)  # s6rc-oneshot-runner, s6rc-fdholder
+                found[name] = workers.Internal(self.loop, _at_once)  # s6rc-oneshot-runner, -fdholder
             elif graph.kind(name) == "oneshot":
                 found[name] = workers.Oneshot(self.ctx, name, d.up_argv, d.down_argv,
                                               d.timeout_up_ms, d.timeout_down_ms)
@@ -378,7 +378,7 @@ class RcControl:
     def _printable(self, request, names):
         graph = self.t.graph
         if request.hide_essentials:
-            names = [n for n in names if not graph.definition(n).essential]
+            names = [n for n in names if not graph.essential(n)]
         return sorted(names)
 
     def _help(self, fd, say, request):
@@ -467,6 +467,8 @@ class RcControl:
 
 def _known(graph, name):
     return name in graph
+
+
 
 
 def _at_once(done):

@@ -114,12 +114,18 @@ class Change:
     def _advance(self):
         if self.over:
             return
+        self._start_ready()
+        self._maybe_finish()
+
+    def _start_ready(self):
+        """Move every pending service that may move now, in s6-rc's order: its database
+        order, backwards (s6-rc examines services from the last to the first)."""
         progress = True
-        while progress:
+        while progress and not self.over:
             progress = False
-            for name in sorted(self.pending):
-                if name in self.t.busy:
-                    continue
+            for name in sorted(self.pending, key=self.t.graph.index, reverse=True):
+                if name not in self.pending or name in self.t.busy:
+                    continue  # moved meanwhile (a worker that was done at once), or busy
                 if self._blocked(name):
                     self.pending.discard(name)
                     self.blocked.add(name)
@@ -128,6 +134,8 @@ class Change:
                     self.pending.discard(name)
                     self._examine(name)
                     progress = True
+
+    def _maybe_finish(self):
         if not self.pending and not self.running:
             self._finish(FAILED if self.failed else OK)
 
@@ -137,7 +145,7 @@ class Change:
         if (name in self.t.up) == self.going_up:
             say.debug("service ", name, ": already ", "up" if self.going_up else "down")
             return
-        if not self.going_up and not self.force and self.t.graph.definition(name).essential:
+        if not self.going_up and not self.force and self.t.graph.essential(name):
             say.warn("service ", name, " is marked as essential, not stopping it")
             self.blocked.add(name)  # and what it depends on stays up with it
             return
@@ -161,19 +169,23 @@ class Change:
         self.running.discard(name)
         self.t.busy.pop(name, None)
         say = self.say
-        if ok:
-            if self.going_up:
-                self.t.up.add(name)
-                say.info("service ", name, " successfully started")
-            else:
-                self.t.up.discard(name)
-                say.info("service ", name, " successfully stopped")
-        else:
+        if not ok:
             self.failed.add(name)
             say.warn("unable to ", "start" if self.going_up else "stop", " service ", name,
                      ": ", why or "it failed")
+            self._start_ready()  # what waited for NAME is now blocked for good
+        else:
+            if self.going_up:
+                self.t.up.add(name)
+            else:
+                self.t.up.discard(name)
+            # as s6-rc: what NAME unblocks is started before NAME is said done
+            self._start_ready()
+            say.info("service ", name, " successfully ", "started" if self.going_up else "stopped")
+        self._maybe_finish()
         for change in list(self.t.changes):  # one waiting for NAME to be free, too
-            self.t.loop.call_soon(change._advance)
+            if change is not self:
+                self.t.loop.call_soon(change._advance)
 
     # ----------------------------------------------------------------- end
 

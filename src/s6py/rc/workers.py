@@ -126,17 +126,20 @@ def _kill(pid):
 
 
 class Internal:
-    """UP(done) / DOWN(done): functions calling done(ok, why) (DOWN None: nothing)."""
+    """UP(done) / DOWN(done): functions calling done(ok, why) (DOWN None: nothing).
+    Both are started on the next turn of LOOP, so that a step that is done at once (no
+    fix-attrs.d) never calls back into the change that started it."""
 
-    def __init__(self, up, down=None):
+    def __init__(self, loop, up, down=None):
+        self.loop = loop
         self.up = up
         self.down = down
 
     def start(self, done):
-        self.up(done)
+        self.loop.call_soon(lambda: self.up(done))
 
     def stop(self, done):
         if self.down is None:
-            done(True)
+            self.loop.call_soon(lambda: done(True))
         else:
-            self.down(done)
+            self.loop.call_soon(lambda: self.down(done))
