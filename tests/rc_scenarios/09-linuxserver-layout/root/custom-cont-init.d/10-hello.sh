@@ -1,0 +1,1 @@
+echo "custom script: PUID is ${PUID:-unset}"
