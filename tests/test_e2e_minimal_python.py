@@ -81,6 +81,12 @@ until_ok grep -q via-fifo $W/lsd/app/current
 exec 3>&-
 wait $logpid; t logutil-service 0 "exit 0: via-fifo" sh -c "echo \"exit $?: \$(sed 's/.*  //' lsd/app/current)\""
 
+# ---- s6-rc: compile, query; the live state is PID 1's (this image defines no s6-rc service)
+mkdir -p rcs/a && echo oneshot > rcs/a/type && echo "s6-echo up" > rcs/a/up
+t s6-rc-compile 0 "" s6-rc-compile $W/db $W/rcs
+t s6-rc-db 0 "oneshot" s6-rc-db -c $W/db type a
+t s6-rc 4 "" s6-rc -a list
+
 # ---- environment and privileges
 mkdir ed && echo v1 > ed/A && echo v2 > ed/B
 t s6-envdir 0 "v1 v2" s6-envdir ed sh -c 'echo $A $B'

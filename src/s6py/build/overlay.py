@@ -36,7 +36,14 @@ MTIME = 1704067200
 SYSTEM_DIRS = ("etc", "usr", "usr/bin")
 
 EMPTY_DIRS = ("etc/fix-attrs.d", "etc/cont-init.d", "etc/cont-finish.d", "etc/services.d",
-              "etc/s6-overlay", "etc/s6-overlay/s6-rc.d")
+              "etc/s6-overlay", "etc/s6-overlay/s6-rc.d", "etc/s6-overlay/user-bundles.d",
+              "etc/s6-overlay/user-bundles.d/user", "etc/s6-overlay/user-bundles.d/user/contents.d",
+              "etc/s6-overlay/user-bundles.d/user2", "etc/s6-overlay/user-bundles.d/user2/contents.d")
+
+#: files every s6-rc image finds, as s6-overlay 3's tarball ships them: the two user
+#: bundles, empty (an image's COPY of user-bundles.d/user/contents.d/NAME relies on them)
+ETC_FILES = (("etc/s6-overlay/user-bundles.d/user/type", b"bundle\n"),
+             ("etc/s6-overlay/user-bundles.d/user2/type", b"bundle\n"))
 
 # Execline commands not linked into /usr/bin: `case` (no s6-overlay 1/2 had it, and it is a
 # shell keyword) and `import` (ImageMagick's /usr/bin/import; execline 2.7 of s6-overlay 2.2
@@ -226,6 +233,8 @@ def entries(src, version=__version__, with_bytecode=False):
         out.append(("symlink", "usr/bin/" + name, "../../command/" + name, 0))
     for d in EMPTY_DIRS:
         out.append(("dir", d, None, 0))
+    for name, data in ETC_FILES:
+        out.append(("file", name, data, 0o644))
     return sorted(out, key=lambda e: e[1])
 
 

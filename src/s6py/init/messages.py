@@ -4,6 +4,10 @@ Stage lines keep s6-overlay 1/2's bracket style, byte for byte where users grep 
 (`[cont-init.d] 00-foo: exited 0.`, `[services.d] done.`, `[cmd] /bin/sh exited 0`,
 `[s6-finish] ...`); our own problems are one line `init: fatal|warning|info: ...`.
 Writing never raises: PID 1 must survive a closed or broken stderr.
+
+An s6-rc image gets s6-overlay 3's voice instead (`v3 = True`): no bracket lines but the
+errors, and at the legacy steps v3's own lines (`v3_line`): `cont-init: info: running
+/etc/cont-init.d/F`, `services-up: info: copying legacy longrun NAME`...
 """
 
 import os
@@ -19,6 +23,7 @@ class Say:
     def __init__(self, verbosity=2, fd=2):
         self.verbosity = verbosity
         self.fd = fd
+        self.v3 = False
 
     def write(self, text):
         data = text.encode("utf-8", "surrogateescape")
@@ -37,7 +42,14 @@ class Say:
 
     # --- bracket lines: "[cont-init.d] 00-foo: exited 0."
     def stage(self, bracket, text, level=INFO):
+        if self.v3 and level > ERROR:
+            return
         self.line(level, "[%s] %s" % (bracket, text))
+
+    def v3_line(self, prog, kind, text):
+        """PROG: KIND: TEXT (kind info or warning) in the v3 voice only."""
+        if self.v3:
+            self.line(INFO if kind == "info" else WARNING, "%s: %s: %s" % (prog, kind, text))
 
     # --- our own lines: "init: warning: ..."
     def fatal(self, text):

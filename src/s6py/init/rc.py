@@ -42,6 +42,9 @@ BUILTIN = {
 #: the user bundles every image has, empty unless the image fills them
 USER_BUNDLES = ("user", "user2")
 
+#: the name v3's stage 2 lines carry (its rc.init script)
+RC_INIT = "/run/s6/basedir/scripts/rc.init"
+
 #: what the built-in oneshots' `up` says (they are /init's own steps, never run)
 INTERNAL_UP = "s6py-internal-step\n"
 
@@ -101,8 +104,9 @@ class RcBoot(UsesContext):
         bundledir = self.settings.runtime_bundledir or os.path.join(profiledir, "user-bundles.d")
         dirs = [rcdir] if os.path.isdir(rcdir) else []
         if os.path.isdir(os.path.join(rcdir, "user")):
-            self.say.line(1, "s6-rc: warning: defining user bundles in %s/s6-rc.d is deprecated,"
-                          " please define them in %s/user-bundles.d instead" % (profiledir, profiledir))
+            shown = "/" + os.path.relpath(profiledir, self.paths.root)
+            self.say.line(1, "%s: warning: defining user bundles in %s/s6-rc.d is deprecated,"
+                          " please define them in %s/user-bundles.d instead" % (RC_INIT, shown, shown))
             self._old_user_bundles(rcdir)
         elif os.path.isdir(bundledir):
             dirs.append(bundledir)

@@ -129,6 +129,10 @@ class Stage2(UsesContext):
         self._scan_pending = False  # services.d copied, not yet supervised
         self.rc = None              # init.rc.RcBoot of an s6-rc image
 
+    def _shown(self, directory, name):
+        """DIRECTORY/NAME as the container sees it."""
+        return "/" + os.path.relpath(os.path.join(directory, name), self.paths.root)
+
     def user_dir(self, name):
         return self.paths.user_dir(name, self.settings.runtime_profile)
 
@@ -141,7 +145,9 @@ class Stage2(UsesContext):
             ("user files", self.user_files),
         ]
         if user_definitions(self.paths.at("/etc/s6-overlay")):
-            # an s6-rc image: the legacy steps are the built-in graph's oneshots
+            # an s6-rc image: the legacy steps are the built-in graph's oneshots, and
+            # /init speaks as s6-overlay 3 does
+            self.say.v3 = True
             steps = first + [("s6-rc", self.rc_up)]
         else:
             steps = first + [
@@ -231,11 +237,25 @@ class Stage2(UsesContext):
 
         def died(wstat):
             code = exit_code(wstat)
-            self.say.info("hook %s exited %d" % (" ".join(argv), code))
+            if self.say.v3:
+                self._v3_hook_line(" ".join(argv), code)
+            else:
+                self.say.info("hook %s exited %d" % (" ".join(argv), code))
             if code == 0 or not self.failed(code, "hook %s" % " ".join(argv)):
                 done()
 
         self.loop.watch_child(pid, died)
+
+    def _v3_hook_line(self, hook, code):
+        """v3's rc.init: info when the hook exits 0, else a warning (fatal with B=2)."""
+        from s6py.init.rc import RC_INIT
+
+        if code == 0:
+            self.say.line(2, "%s: info: hook %s exited 0" % (RC_INIT, hook))
+        elif self.settings.behaviour_if_stage2_fails >= 2:
+            self.say.line(0, "%s: fatal: hook %s exited %d" % (RC_INIT, hook, code))
+        else:
+            self.say.line(1, "%s: warning: hook %s exited %d" % (RC_INIT, hook, code))
 
     def rc_up(self, done):
         """An s6-rc image: `top` up (init.rc), then v3's verdict on a failure."""
@@ -259,12 +279,14 @@ class Stage2(UsesContext):
             return True
         if not self.failure:
             self.failure = code
+        from s6py.init.rc import RC_INIT
+
         if behaviour >= 1:
-            self.say.line(1, "rc.init: warning: s6-rc failed to properly bring all the services up!"
+            self.say.line(1, "%s: warning: s6-rc failed to properly bring all the services up!"
                           " Check your logs (in /run/uncaught-logs/current if you have"
-                          " in-container logging) for more information.")
+                          " in-container logging) for more information." % RC_INIT)
         if behaviour >= 2:
-            self.say.line(0, "rc.init: fatal: stopping the container.")
+            self.say.line(0, "%s: fatal: stopping the container." % RC_INIT)
             self.exit_code.set(code, stage2_exited=True)
             self.request_stop("s6-rc failed")
             return True
@@ -318,19 +340,23 @@ class Stage2(UsesContext):
             return
         names = [n for n in names if not os.path.isdir(os.path.join(directory, n))]
         self.say.stage("fix-attrs.d", "applying ownership & permissions fixes...")
-        state = {"failures": 0}
+        state = {"failures": 0, "applied": bool(names)}
 
         def one():
             if not self.sequence.may_continue():
                 return
             if not names:
                 self.say.stage("fix-attrs.d", "done.")
+                if state["applied"]:
+                    self.say.v3_line("fix-attrs", "warning", "fix-attrs is deprecated, please fix"
+                                     " volume permissions in your container manager instead")
                 if state["failures"] and self.failed(1, "fix-attrs.d"):
                     return
                 done()
                 return
             name = names.pop(0)
             self.say.stage("fix-attrs.d", "%s: applying... " % name)
+            self.say.v3_line("fix-attrs", "info", "applying %s" % self._shown(directory, name))
             from s6py.init import fixattrs  # only for a file to apply (start-up time)
 
             def report(message):
@@ -362,6 +388,8 @@ class Stage2(UsesContext):
 
         def finished(results):
             self.say.stage("cont-init.d", "done.")
+            if any(code for _, code in results) and self.settings.behaviour_if_stage2_fails:
+                self.say.v3_line("cont-init", "warning", "some scripts exited nonzero")
             for name, code in results:
                 if code and self.failed(code, "cont-init.d/%s" % name):
                     return
@@ -401,6 +429,9 @@ class Stage2(UsesContext):
                 discard_tree(partial)
                 continue
             self.started.append(name)
+            self.say.v3_line("services-up", "info", "copying legacy longrun %s%s" % (
+                name, "" if os.path.isfile(os.path.join(dst, "notification-fd"))
+                else " (no readiness notification)"))
         if self.settings.cmd_wait_for_services and self.has_cmd:
             self._supervise()  # the wait step needs them running
         else:
