@@ -87,6 +87,9 @@ class RcBoot(UsesContext):
         self.graph = None
         self.transitions = None
         self.control = None
+        #: stage 3's own steps standing for the built-in oneshots' `down`: name ->
+        #: function(done), set by stage 3 before it brings everything down
+        self.down_steps = {}
         self.reporter = Reporter("s6-rc", self.settings.verbosity)
 
     # ------------------------------------------------------------- sources
@@ -134,11 +137,13 @@ class RcBoot(UsesContext):
 
     def compile(self):
         """The validated graph, or None after one line per problem."""
-        from s6py.rc.graph import compile_sources
-        from s6py.rc.source import CompileError
+        from s6py.rc.graph import Graph
+        from s6py.rc.source import CompileError, read_sources
 
+        reporter = self.compile_reporter()
         try:
-            self.graph = compile_sources(self.source_dirs(), self.compile_reporter())
+            definitions, problems = read_sources(self.source_dirs(), reporter)
+            self.graph = Graph(definitions, problems, reporter)
         except CompileError as e:
             for problem in e.problems:
                 self.say.line(0, problem)
@@ -146,7 +151,28 @@ class RcBoot(UsesContext):
         except OSError as e:
             self.say.line(0, "s6-rc-compile: fatal: %s" % (e.strerror or e))
             return None
+        self._write_database(definitions, reporter)
         return self.graph
+
+    def _write_database(self, definitions, reporter):
+        """The compiled database at /run/s6/db, /run/s6-rc/compiled naming it (v3's
+        places): what `s6-rc-db` reads in a running container.  Not needed to run."""
+        from s6py.init.stage2 import discard_tree
+        from s6py.rc import compiled
+
+        db = os.path.join(self.paths.run, "s6", "db")
+        live = self.paths.in_run("s6-rc")
+        shown = "/" + os.path.relpath(db, self.paths.root)
+        try:
+            if os.path.lexists(db):
+                discard_tree(db)
+            reporter.info("writing compiled information to ", shown)
+            compiled.write(self.graph, db, definitions)
+            os.makedirs(live, 0o755, exist_ok=True)
+            _link(db, os.path.join(live, "compiled"))
+        except OSError as e:
+            self.say.warn("unable to write the s6-rc database to %s: %s (s6-rc-db will not"
+                          " work in this container)" % (db, e.strerror or e))
 
     # ------------------------------------------------------------- workers
 
@@ -157,8 +183,10 @@ class RcBoot(UsesContext):
         found = {}
         internal = {
             "fix-attrs": workers.Internal(self.loop, self._step(self.stage2.fix_attrs)),
-            "legacy-cont-init": workers.Internal(self.loop, self._step(self.stage2.cont_init)),
-            "legacy-services": workers.Internal(self.loop, self._step(self.stage2.legacy_services)),
+            "legacy-cont-init": workers.Internal(self.loop, self._step(self.stage2.cont_init),
+                                                 self._down_step("legacy-cont-init")),
+            "legacy-services": workers.Internal(self.loop, self._step(self.stage2.legacy_services),
+                                                self._down_step("legacy-services")),
         }
         longruns = [n for n in graph.atomics()
                     if graph.kind(n) == "longrun" and not graph.is_internal(n)]
@@ -180,6 +208,17 @@ class RcBoot(UsesContext):
     def _step(self, step):
         """A Stage2 step (step(done)) as an internal oneshot's up."""
         return lambda done: step(lambda: done(True))
+
+    def _down_step(self, name):
+        """The built-in oneshot NAME's down: stage 3's step for it (cont-finish.d for
+        legacy-cont-init, services.d down for legacy-services), found when it runs."""
+        def down(done):
+            step = self.down_steps.get(name)
+            if step is None:
+                done(True)
+            else:
+                step(lambda: done(True))
+        return down
 
     def _supervise(self, longruns):
         """Copy, link and supervise (down) every longrun; {name: Member}."""
@@ -281,8 +320,11 @@ class _ReplyReporter(Reporter):
     """s6-rc's lines to a client's reply FIFO as `2 LINE` (never blocks: a client that
     does not read loses lines, PID 1 never waits for it)."""
 
-    def __init__(self, fd, verbosity):
-        Reporter.__init__(self, "s6-rc", verbosity, fd)
+    def __init__(self, fd, verbosity, prog="s6-rc"):
+        Reporter.__init__(self, prog, verbosity, fd)
+
+    def as_prog(self, prog):
+        return _ReplyReporter(self.fd, self.verbosity, prog)
 
     def line(self, level, text):
         from s6py.rc.control import encode_line
@@ -355,7 +397,8 @@ class RcControl:
         say.verbosity = request.verbosity
         unknown = [n for n in request.names if not _known(self.t.graph, n)]
         if unknown:
-            say.fatal(unknown[0], " is not a recognized identifier")
+            say.fatal(unknown[0], " is not a recognized identifier in ", request.live,
+                      "/resolve.cdb")
             self._end(fd, 3)
             return
         handler = getattr(self, "_" + request.command)
@@ -380,10 +423,11 @@ class RcControl:
         return selected
 
     def _printable(self, request, names):
+        """NAMES in s6-rc's database order (what it prints), essentials left out with -e."""
         graph = self.t.graph
         if request.hide_essentials:
             names = [n for n in names if not graph.essential(n)]
-        return sorted(names)
+        return sorted(names, key=graph.index)
 
     def _help(self, fd, say, request):
         from s6py.rc.command import USAGE

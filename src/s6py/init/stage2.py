@@ -480,7 +480,7 @@ class Stage2(UsesContext):
         if self.settings.behaviour_if_stage2_fails:
             # v2: with a non-zero behaviour the boot's result goes to S6_STAGE2_EXITED
             self.exit_code.set(self.failure, stage2_exited=True)
-        if self.failure and self.settings.behaviour_if_stage2_fails == 1:
+        if self.failure and self.settings.behaviour_if_stage2_fails == 1 and not self.say.v3:
             self.say.line(1, BANNER.rstrip("\n"))
         self.on_done()
         if self._scan_pending and not self.sequence.cancelled:

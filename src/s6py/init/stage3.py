@@ -116,6 +116,7 @@ class Stage3(UsesContext):
         self.catchall = catchall
         self.on_done = on_done
         self.rc = rc                # init.rc.RcBoot of an s6-rc image, or None
+        self.finish_ran = False     # cont-finish.d already run (legacy-cont-init's down)
         self.sequence = None
         self._timer = None
         self._waiting = None        # (predicate, done) of the current bounded wait
@@ -175,6 +176,10 @@ class Stage3(UsesContext):
             state["over"] = True
             self._check()
 
+        # v3's order: services.d stops as legacy-services goes down, cont-finish.d runs as
+        # legacy-cont-init does (once what depends on base is down)
+        self.rc.down_steps = {"legacy-services": self.legacy_services_down,
+                              "legacy-cont-init": self._finish_once}
         self.rc.down(over)
         self._wait(lambda: state["over"], self.settings.services_gracetime, done)
 
@@ -196,7 +201,29 @@ class Stage3(UsesContext):
         scanner.terminate()
         self._wait(lambda: state["finished"], self.settings.services_gracetime, done)
 
+    def legacy_services_down(self, done):
+        """services.d's services down (their loggers go at the end, on EOF), bounded by
+        S6_SERVICES_GRACETIME: v3's services-down."""
+        scanner = self.scanner
+        if scanner is None:
+            done()
+            return
+        supervisor = scanner.supervisor
+        members = [m for entry in scanner.entries.values() for m in entry.members
+                   if "/" not in m.name]
+        for member in members:
+            member.down()
+        supervisor.when_all(members, "finished", self.settings.services_gracetime / 1000.0,
+                            lambda late: done())
+
+    def _finish_once(self, done):
+        self.finish_ran = True
+        self.cont_finish(done)
+
     def cont_finish(self, done):
+        if self.finish_ran and self.sequence.current == "cont-finish.d":
+            done()  # already run as legacy-cont-init's down
+            return
         directory = self.ctx.paths.user_dir("cont-finish.d", self.settings.runtime_profile)
         if not os.path.isdir(directory):
             done()

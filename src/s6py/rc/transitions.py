@@ -76,7 +76,9 @@ class Change:
         self.t = transitions
         self.say = reporter
         self.force = force
+        self.targets = set(targets)
         self.pending = set(targets)
+        self.resolved = set()    # done in this change: moved, or found already there
         self.running = set()
         self.failed = set()      # transitions that failed
         self.blocked = set()     # never examined: something they wait for did not move
@@ -88,6 +90,8 @@ class Change:
 
     def begin(self):
         self.t.changes.append(self)
+        self.say.kind(self.say.DEBUG, "info", "bringing selected services ",
+                      "up" if self.going_up else "down")
         if self.timeout_ms:
             self.timer = self.t.loop.call_later(self.timeout_ms / 1000.0, self._timed_out)
         self._advance()
@@ -102,10 +106,16 @@ class Change:
         return {other for other in self.t.up if name in graph.requires(other)}
 
     def _ready_to_move(self, name):
-        waits = self._waits_for(name)
-        if self.going_up:
-            return all(dep in self.t.up for dep in waits)
-        return not any(dep in self.t.up for dep in waits)
+        """Everything NAME waits for is where this change wants it: resolved in this
+        change when it is one of the targets (as s6-rc counts pending dependencies),
+        else already there."""
+        for dep in self._waits_for(name):
+            if dep in self.targets:
+                if dep not in self.resolved:
+                    return False
+            elif (dep in self.t.up) != self.going_up:
+                return False
+        return True
 
     def _blocked(self, name):
         """A dependency of NAME failed, or cannot move: NAME never will in this change."""
@@ -124,8 +134,8 @@ class Change:
         while progress and not self.over:
             progress = False
             for name in sorted(self.pending, key=self.t.graph.index, reverse=True):
-                if name not in self.pending or name in self.t.busy:
-                    continue  # moved meanwhile (a worker that was done at once), or busy
+                if name in self.t.busy:
+                    continue
                 if self._blocked(name):
                     self.pending.discard(name)
                     self.blocked.add(name)
@@ -134,6 +144,7 @@ class Change:
                     self.pending.discard(name)
                     self._examine(name)
                     progress = True
+                    break  # from the top again: what NAME resolved comes next, as s6-rc
 
     def _maybe_finish(self):
         if not self.pending and not self.running:
@@ -143,7 +154,8 @@ class Change:
         """NAME may move now: already there, essential, or its worker's turn."""
         say = self.say
         if (name in self.t.up) == self.going_up:
-            say.debug("service ", name, ": already ", "up" if self.going_up else "down")
+            say.kind(say.DEBUG, "info", "service ", name, ": already ", "up" if self.going_up else "down")
+            self.resolved.add(name)
             return
         if not self.going_up and not self.force and self.t.graph.essential(name):
             say.warn("service ", name, " is marked as essential, not stopping it")
@@ -156,12 +168,19 @@ class Change:
         self.t.busy[name] = self
         worker = self.t.workers[name]
         say = self.say
+        loop = self.t.loop
+
+        def done(ok, why=""):
+            # never inside this call: what NAME unblocks is examined on a later turn, and
+            # the lines come in s6-rc's order whatever the worker
+            loop.call_soon(lambda: self._moved(name, ok, why))
+
         if self.going_up:
             say.info("service ", name, ": starting")
-            worker.start(lambda ok, why="": self._moved(name, ok, why))
+            worker.start(done)
         else:
             say.info("service ", name, ": stopping")
-            worker.stop(lambda ok, why="": self._moved(name, ok, why))
+            worker.stop(done)
 
     def _moved(self, name, ok, why):
         if name not in self.running:
@@ -175,6 +194,7 @@ class Change:
                      ": ", why or "it failed")
             self._start_ready()  # what waited for NAME is now blocked for good
         else:
+            self.resolved.add(name)
             if self.going_up:
                 self.t.up.add(name)
             else:
@@ -194,6 +214,10 @@ class Change:
         if self.over:
             return
         self.say.fatal("timed out")
+        # s6-rc's transitions of longruns wait with the same deadline, and say so too
+        for name in sorted(self.running):
+            if self.t.graph.kind(name) == "longrun" and not self.t.graph.is_internal(name):
+                self.say.as_prog("s6-svlisten").fatal("timed out")
         self._finish(TIMED_OUT)
 
     def _finish(self, code):
