@@ -33,7 +33,7 @@ def runner(plan):
 
 def run(plan):
     """In the forked child: PLAN's steps, then its command's main; the exit code."""
-    _name_process(plan.command)
+    _name_process("s6-log")  # what the process is, whichever command the script named
     _interpreter_dispositions()
     try:
         for what, argument in plan.steps:
@@ -50,7 +50,7 @@ def run(plan):
 
 
 def _name_process(command):
-    """`ps -o comm` / top show COMMAND (the cmdline stays the supervisor's: see
+    """`ps -o comm`, top and pgrep show COMMAND (the cmdline stays the supervisor's: see
     docs/logging.md)."""
     try:
         with open("/proc/self/comm", "w") as f:
