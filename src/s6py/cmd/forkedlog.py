@@ -18,9 +18,10 @@ that their pages are shared with every logger instead of being loaded again in e
 import _signal
 import os
 
-from s6py import cli
-from s6py.cmd import logutil, privs, s6log  # noqa: F401  (imported for the children)
+from s6py import accounts, cli  # noqa: F401  (accounts: imported for the children)
+from s6py.cmd import contenv, logutil, privs, s6log  # noqa: F401  (imported for the children)
 from s6py.diag import Exit, Reporter
+from s6py.init import settings  # noqa: F401  (with-contenv's and logutil's S6_KEEP_ENV)
 from s6py.log import logdir, loop, script, stamp  # noqa: F401  (shared with the children)
 
 __all__ = ["runner", "run"]
