@@ -13,10 +13,23 @@ from test_s6log_util import (feed_slowly, finish, kill, mask, run, snapshot,  # 
                              start, wait_for)
 
 
-@pytest.fixture
-def both(ours, theirs):
-    """[(label, path)] for our s6-log and Debian's."""
-    return [("ours", str(ours / "s6-log")), ("theirs", theirs("s6-log"))]
+@pytest.fixture(scope="session")
+def forked(tmp_path_factory):
+    """An executable that runs our s6-log forked from a Python process, as the supervisor
+    runs a recognised log/run (tests/forked_s6log.py), never exec'd."""
+    path = tmp_path_factory.mktemp("forked") / "s6-log"
+    helper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forked_s6log.py")
+    path.write_text('#!/bin/sh\nexec %s -IS %s "$@"\n' % (sys.executable, helper))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(params=["exec", "forked"])
+def both(request, ours, theirs, forked):
+    """[(label, path)] for our s6-log (exec'd as a command, or forked as the supervisor
+    runs a recognised logger) and Debian's."""
+    mine = ours / "s6-log" if request.param == "exec" else forked
+    return [("ours", str(mine)), ("theirs", theirs("s6-log"))]
 
 
 def compare(both, tmp_path, args, data, logdirs=(), setup=None):

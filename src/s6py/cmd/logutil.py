@@ -125,14 +125,22 @@ def run_s6log(logdir, script, protect=False):
     logger's process image; this interpreter and this package, never a PATH search."""
     from s6py import interpreter, self_exec
 
-    flags = "-bp" if protect else "-b"
     try:
-        self_exec("s6-log", [flags, "--"] + list(script) + [logdir], env={})
+        self_exec("s6-log", s6_log_argv(logdir, script, protect)[1:], env={})
     except OSError as e:
         fatal("logutil-service", 111, "unable to exec ", interpreter(), ": ", strerror(e))
 
 
 def service(argv):
+    logdir, script = prepare_service(argv)
+    return run_s6log(logdir, script)
+
+
+def prepare_service(argv):
+    """logutil-service ARGV up to its exec: stdin from the FIFO if asked, the logging
+    script read, privileges dropped, the logdir checked.  Returns (logdir, script words);
+    the s6-log to run is `s6-log -b -- SCRIPT... LOGDIR`, with an empty environment
+    (s6_log_argv)."""
     prog = "logutil-service"
     opts, args = subgetopt(prog, SERVICE_USAGE, argv, "f:")
     if not args or not args[0]:
@@ -147,7 +155,12 @@ def service(argv):
     script = logging_script()
     uid, _ = drop_privileges(DEFAULT_ACCOUNT)
     check_logdir(prog, logdir, _who(DEFAULT_ACCOUNT, uid))
-    return run_s6log(logdir, script)
+    return logdir, script
+
+
+def s6_log_argv(logdir, script, protect=False):
+    """The argv of the s6-log logutil-service ends in."""
+    return ["s6-log", "-bp" if protect else "-b", "--"] + list(script) + [logdir]
 
 
 def catchall(logdir, script, account=DEFAULT_ACCOUNT):

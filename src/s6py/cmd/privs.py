@@ -44,16 +44,26 @@ def envuidgid(argv):
             insist = False
     if len(args) < 2:
         usage(prog, ENVUIDGID_USAGE)
-    try:
-        values = accounts.envuidgid(args[0], what, numeric, defaults, insist)
-    except accounts.UnknownAccount as e:
-        fatal(prog, 1, str(e))
-    except OSError as e:
-        fatal(prog, 111, "unable to get supplementary groups for ", args[0], ": ", strerror(e))
+    values = account_values(args[0], what, numeric, defaults, insist)
     env = original_environ()
     for k, v in values.items():
         env[k.encode()] = v.encode()
     pathexec(prog, args[1:], env)
+
+
+def account_values(account, what=None, numeric=False, defaults=None, insist=True):
+    """s6-envuidgid's lookup: {"UID": ..., "GID": ..., "GIDLIST": ...} (str values) for
+    ACCOUNT; its fatal lines (exit 1 for an unknown account) otherwise."""
+    from s6py import accounts
+
+    try:
+        return accounts.envuidgid(account, accounts.ACCOUNT if what is None else what,
+                                  numeric, defaults, insist)
+    except accounts.UnknownAccount as e:
+        fatal("s6-envuidgid", 1, str(e))
+    except OSError as e:
+        fatal("s6-envuidgid", 111, "unable to get supplementary groups for ", account, ": ",
+              strerror(e))
 
 
 def _ids(text):
@@ -88,6 +98,28 @@ def apply_ids(prog, uid, gid, gids):
             fatal(prog, 111, "unable to setuid: ", strerror(e))
 
 
+def ids_from_environ(prog):
+    """s6-applyuidgid -U: (uid, gid, gids) from $UID, $GID and $GIDLIST, or its fatal line."""
+    from s6py.accounts import parse_gidlist
+
+    values = []
+    for name in ("UID", "GID"):
+        x = os.environ.get(name)
+        if x is None:
+            fatal(prog, 100, name, " not set")
+        n = _ids(x)
+        if n is None:
+            fatal(prog, 100, "invalid $", name)
+        values.append(n)
+    x = os.environ.get("GIDLIST")
+    if x is None:
+        fatal(prog, 100, "GIDLIST not set")
+    gids, _ = parse_gidlist(x)
+    if not gids and x:
+        fatal(prog, 100, "invalid $GIDLIST")
+    return values[0], values[1], gids
+
+
 def applyuidgid(argv):
     prog = "s6-applyuidgid"
     from s6py.accounts import parse_gidlist
@@ -112,22 +144,7 @@ def applyuidgid(argv):
             if not gids and arg:
                 usage(prog, APPLY_USAGE)
         elif letter == "U":
-            values = []
-            for name in ("UID", "GID"):
-                x = os.environ.get(name)
-                if x is None:
-                    fatal(prog, 100, name, " not set")
-                n = _ids(x)
-                if n is None:
-                    fatal(prog, 100, "invalid $", name)
-                values.append(n)
-            uid, gid = values
-            x = os.environ.get("GIDLIST")
-            if x is None:
-                fatal(prog, 100, "GIDLIST not set")
-            gids, _ = parse_gidlist(x)
-            if not gids and x:
-                fatal(prog, 100, "invalid $GIDLIST")
+            uid, gid, gids = ids_from_environ(prog)
     if not args:
         usage(prog, APPLY_USAGE)
     apply_ids(prog, uid, gid, gids)
@@ -145,13 +162,20 @@ def setuidgid(argv):
     account, args = argv[1], argv[2:]
     if account == "":
         pathexec("s6-setuidgid", args)
+    become(account)
+    pathexec("s6-applyuidgid", args)
+
+
+def become(account):
+    """s6-setuidgid ACCOUNT's work before its exec: become ACCOUNT (a name, or uid:gid);
+    a failure prints the failing step's line and raises Exit, as s6-setuidgid does."""
     user, colon, group = account.partition(":")
     if colon:
         uid, gid = _ids(user), _ids(group)
         if uid is None or gid is None:
             usage("s6-applyuidgid", APPLY_USAGE)
         apply_ids("s6-applyuidgid", uid, gid, [])
-        pathexec("s6-applyuidgid", args)
+        return
     from s6py import accounts
 
     try:
@@ -162,4 +186,3 @@ def setuidgid(argv):
         fatal("s6-envuidgid", 111, "unable to get supplementary groups for ", account, ": ", strerror(e))
     gids, _ = accounts.parse_gidlist(values["GIDLIST"])
     apply_ids("s6-applyuidgid", int(values["UID"]), int(values["GID"]), gids)
-    pathexec("s6-applyuidgid", args)

@@ -22,7 +22,7 @@ import os
 import stat
 
 from s6py.engine.loop import read_available
-from s6py.engine.spawn import SpawnError, spawn
+from s6py.engine.spawn import SpawnError, fork_call, spawn
 from s6py.wire import control, deathtally, events, fifodir, tai64n
 from s6py.wire import status as svstatus
 
@@ -205,11 +205,17 @@ class Service:
     want_up   None: up unless ./down exists; True/False: as told
     reporter  a diag.Reporter for its warnings (default `s6-svscan: warning: NAME: ...`;
               a standalone s6-supervise says `s6-supervise NAME: warning: ...`)
+    forked_loggers
+              True: a logger (STDIN given) whose ./run is one of the usual log/run forms
+              runs in a child forked from this process instead of exec'ing it
+              (docs/logging.md); False: always exec; None (default): True unless the
+              environment says S6PY_FORKED_LOGGERS=0 (forked_loggers_default())
     """
 
     def __init__(self, loop, path, name, stdin=None, stdout=None, on_exit=None, want_up=None,
-                 reporter=None):
+                 reporter=None, forked_loggers=None):
         self.loop = loop
+        self.forked_loggers = forked_loggers_default() if forked_loggers is None else forked_loggers
         self.reporter = reporter if reporter is not None else _default_reporter(name)
         self.warn = self.reporter.warn
         self.initial_want_up = want_up  # None: up unless ./down exists; True/False: as told
@@ -641,8 +647,15 @@ class Service:
             if notif is not None:
                 notify_pipe = os.pipe2(os.O_CLOEXEC)
                 fds[notif] = notify_pipe[1]
-            pid = spawn(["./run", self.name], cwd=self.root, stdin=stdin, stdout=stdout,
-                        fds=fds, lock=lock)
+            plan = self._logger_plan()
+            if plan is None:
+                pid = spawn(["./run", self.name], cwd=self.root, stdin=stdin, stdout=stdout,
+                            fds=fds, lock=lock)
+            else:
+                from s6py.cmd import forkedlog
+
+                pid = fork_call(forkedlog.runner(plan), label="./run", cwd=self.root,
+                                stdin=stdin, stdout=stdout, fds=fds, lock=lock)
         except SpawnError as e:
             self._close_pair(notify_pipe)
             self.warn("%s - waiting %d seconds"
@@ -670,6 +683,19 @@ class Service:
         self.status.ready = False
         self.status.stamp = tai64n.now()
         return True
+
+    def _logger_plan(self):
+        """The runscript.Plan of ./run when this service is a logger (it reads a pipe we
+        hold) whose script is one of the usual forms and forked loggers are not disabled;
+        None: exec ./run as always.  Decided at every spawn, from the file as it is now."""
+        if self.stdin is None or not self.forked_loggers:
+            return None
+        run = self._p("run")
+        if not os.access(run, os.X_OK):
+            return None  # exec would fail: let it, and say so as always
+        from s6py.log import runscript
+
+        return runscript.recognise(self.root)
 
     @staticmethod
     def _close_pair(pair):
@@ -896,6 +922,32 @@ def _close(fd):
 
 
 _DEVNULL = None
+_FORKED_LOGGERS = []  # the default, once computed
+
+
+def forked_loggers_default():
+    """False when S6PY_FORKED_LOGGERS=0 (or "no", "false", "off"), in our environment or in
+    the one we were started with (/init replaces its environment by the supervision
+    tree's; /proc/self/environ still holds the container's); True otherwise."""
+    if not _FORKED_LOGGERS:
+        value = os.environ.get("S6PY_FORKED_LOGGERS")
+        if value is None:
+            value = _initial_environ_value(b"S6PY_FORKED_LOGGERS")
+        _FORKED_LOGGERS.append((value or "").strip().lower() not in ("0", "no", "false", "off"))
+    return _FORKED_LOGGERS[0]
+
+
+def _initial_environ_value(name):
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            entries = f.read().split(b"\0")
+    except OSError:
+        return None
+    prefix = name + b"="
+    for entry in entries:
+        if entry.startswith(prefix):
+            return os.fsdecode(entry[len(prefix):])
+    return None
 
 
 def _devnull():

@@ -23,7 +23,7 @@ import _signal as signal  # the `signal` module imports `enum`: milliseconds of 
 import errno as _errno
 import os
 
-__all__ = ["spawn", "SpawnError", "sanitize_inherited_fds", "describe_exec_error"]
+__all__ = ["spawn", "fork_call", "SpawnError", "sanitize_inherited_fds", "describe_exec_error"]
 
 _REPORT_SIZE = 5  # a child that could not exec writes errno (4 bytes, little-endian), step
 _STEPS = ("exec", "chdir", "set up fds", "setsid", "lock")
@@ -172,13 +172,89 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
              (not a terminal, not ours) is ignored, as the shell does.
     """
     program = path or argv[0]
+    # os.environb: the str view would decode every variable at every spawn
+    environ = (os.environb if os.supports_bytes_environ else os.environ) if env is None else env
+
+    def execute(_err_w):
+        os.execve(program, argv, environ)
+
+    return _start(execute, program, cwd, _wanted_fds(stdin, stdout, stderr, fds), session,
+                  lock, foreground_tty)
+
+
+def fork_call(function, *, label, cwd=None, stdin=None, stdout=None, stderr=None, fds=None,
+              session="setsid", lock=None):
+    """Fork a child set up exactly as spawn() sets up one (session, signals, fds, cwd,
+    lock), which then runs FUNCTION() instead of an exec and exits with what it returns
+    (an int; an exception prints its traceback and exits 111).  Returns the child's pid;
+    SpawnError (LABEL naming what it runs) if the set-up failed.
+
+    For programs of our own that need no interpreter of their own (s6-log behind a log
+    service's run script): the child shares this process's memory pages until it writes
+    them.  Before the fork, the garbage collector's objects are frozen (gc.freeze), so
+    the child's collections never touch (and copy) the parent's objects, and garbage the
+    parent had not collected yet is never finalised in the child (a stale file object
+    would close an fd the child has reused); the parent unfreezes right after the fork.
+    Buffered sys.stdout/sys.stderr data is flushed first, or the child would write it too.
+    FUNCTION must end the child's work itself: it must not rely on the parent's loop,
+    whose fds are closed in the child."""
+
+    def execute(err_w):
+        if err_w is not None:
+            os.close(err_w)  # set-up done: the parent's wait ends here
+        _run_in_child(function)
+
+    _flush_std_streams()
+    import gc
+
+    gc.freeze()
+    try:
+        return _start(execute, label, cwd, _wanted_fds(stdin, stdout, stderr, fds), session,
+                      lock, None)
+    finally:
+        gc.unfreeze()
+
+
+def _wanted_fds(stdin, stdout, stderr, fds):
     wanted = {}
     for target, source in ((0, stdin), (1, stdout), (2, stderr)):
         if source is not None:
             wanted[target] = source
     wanted.update(fds or {})  # e.g. notification-fd 1 replaces the log pipe, as in s6
-    # os.environb: the str view would decode every variable at every spawn
-    environ = (os.environb if os.supports_bytes_environ else os.environ) if env is None else env
+    return wanted
+
+
+def _flush_std_streams():
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _run_in_child(function):
+    """Run FUNCTION in a forked child and exit with its code: never return to the caller
+    (the parent's code, PID 1's loop, must not run twice)."""
+    try:
+        code = function()
+    except BaseException:
+        code = 111
+        try:
+            import traceback
+
+            os.write(2, "".join(traceback.format_exc()).encode("utf-8", "replace"))
+        except BaseException:
+            pass
+    os._exit(code if isinstance(code, int) and 0 <= code <= 255 else 111)
+
+
+def _start(execute, program, cwd, wanted, session, lock, foreground_tty):
+    """Fork; in the child set up SESSION, signals, CWD, the WANTED fds and LOCK, then
+    EXECUTE(error pipe) (which does not return); in the parent wait until the child has
+    exec'd (or closed the error pipe) and return its pid, or raise SpawnError."""
     if foreground_tty is not None:
         session = "pgrp"
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -217,7 +293,7 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
                     os.close(fd)
                 err_w = _take_lock(fcntl, lock_fd, err_w)
             step = 0
-            os.execve(program, argv, environ)
+            execute(err_w)
         except OSError as e:
             code = e.errno or _errno.EIO
         except BaseException:

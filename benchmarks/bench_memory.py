@@ -1,0 +1,150 @@
+"""Whole-tree memory of s6py's /init: PID 1 plus every supervisor and logger it runs.
+
+    sudo python3 benchmarks/bench_memory.py [--sizes 1,10,50,200] [--settle 1.5]
+
+For each size N, /init runs as PID 1 of a private PID and mount namespace (the Box of
+tests/test_init_support.py, like the /init tests) with N services.d services (`exec sleep`)
+and, in the logged rows, a `log/run` of `exec logutil-service /var/log/sI` each, under
+S6PY_FORKED_LOGGERS=0 (every logger a new interpreter: what s6py did before) and by
+default (recognised loggers forked from PID 1).  Once every service is up (and every
+logger has written its first line) it sums the PSS (/proc/PID/smaps_rollup) of PID 1 and
+of each of its descendants running the Python interpreter: the supervision tree.  The
+services' own payload (`sleep`, the CMD) is left out, as in issue 13's table.  PSS splits
+a shared page between the processes that map it, so the sum is the tree's real share of
+memory, shared pages counted once.
+
+Needs root (unshare).  The comparison with the real s6-overlay in podman is not done here.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+
+from test_init_support import Box, available  # noqa: E402
+
+
+def pss_kb(pid):
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def children(pid):
+    out = []
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+                out.extend(int(x) for x in f.read().split())
+        except OSError:
+            pass
+    return out
+
+
+def tree(root):
+    """{pid: exe} of ROOT and all its descendants."""
+    found, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            found[pid] = os.readlink("/proc/%d/exe" % pid)
+        except OSError:
+            continue
+        todo.extend(children(pid))
+    return found
+
+
+def supervision_tree(root):
+    """The pids of ROOT's tree that run the same program as ROOT (our interpreter)."""
+    procs = tree(root)
+    exe = procs.get(root)
+    return [pid for pid, program in procs.items() if program == exe]
+
+
+def measure(n, logged, forked, settle):
+    box = Box()
+    try:
+        logs = os.path.join(box.root, "var", "log")
+        os.makedirs(logs)
+        os.chmod(logs, 0o1777)
+        logdirs = []
+        for i in range(n):
+            logdir = os.path.join(logs, "s%d" % i)
+            logdirs.append(logdir)
+            box.service("s%d" % i, "echo up\nexec sleep 100000\n",
+                        log=("exec logutil-service %s\n" % logdir) if logged else None)
+        env = {"S6PY_FORKED_LOGGERS": None if forked else "0"}
+        with box.start(["sleep", "100000"], env=env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL) as c:
+            want = 1 + (n if logged else 0)
+            deadline = time.monotonic() + 60 + n
+            while time.monotonic() < deadline:
+                sleeps = sum(1 for exe in tree(c.pid).values() if exe.endswith("/sleep"))
+                ready = all(os.path.exists(os.path.join(d, "current")) and
+                            os.path.getsize(os.path.join(d, "current")) for d in logdirs) \
+                    if logged else True
+                if sleeps >= n + 1 and ready and len(supervision_tree(c.pid)) >= want:
+                    break
+                time.sleep(0.1)
+            else:
+                raise RuntimeError("N=%d: the tree did not come up" % n)
+            time.sleep(settle)
+            pids = supervision_tree(c.pid)
+            total = sum(pss_kb(pid) for pid in pids)
+            first_logger = sorted(p for p in pids if p != c.pid)[:1]
+            per_logger = pss_kb(first_logger[0]) if first_logger else 0
+            c.signal(signal.SIGTERM)
+            c.wait(60)
+        return total / 1024.0, len(pids), per_logger / 1024.0
+    finally:
+        box.cleanup()
+
+
+def bare_interpreter_pss():
+    p = subprocess.Popen(["/usr/bin/python3", "-I", "-S", "-c",
+                          "import time; time.sleep(5)"])
+    time.sleep(1.0)
+    value = pss_kb(p.pid) / 1024.0
+    p.kill()
+    p.wait()
+    return value
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,10,50,200")
+    parser.add_argument("--settle", type=float, default=1.5)
+    args = parser.parse_args()
+    if not available():
+        sys.exit("needs root and unshare")
+    sizes = [int(x) for x in args.sizes.split(",")]
+    print("bare interpreter (python3 -I -S): %.1f MB PSS" % bare_interpreter_pss())
+    print("| services | loggers | exec'd loggers (S6PY_FORKED_LOGGERS=0) | forked loggers"
+          " (default) | processes | one forked logger |")
+    print("|---:|---|---:|---:|---:|---:|")
+    for n in sizes:
+        for logged in (False, True):
+            before, _, _ = measure(n, logged, False, args.settle)
+            after, count, one = measure(n, logged, True, args.settle)
+            print("| %d | %s | %.1f MB | %.1f MB | %d | %s |" % (
+                n, "logutil-service each" if logged else "none", before, after, count,
+                "%.2f MB" % one if logged else "-"))
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
