@@ -80,6 +80,9 @@ def main(argv):
     become_subreaper()
     loop = Loop()
     # done (after -t/-q) and aborted (-b, SIGABRT) end the same way: .s6-svscan/finish
+    from s6py.cmd import forkhook
+
+    forkhook.install()
     scanner = Scanner(loop, ".", rescan_ms=rescan, on_finished=loop.stop, on_abort=loop.stop)
     try:
         scanner.open_control()

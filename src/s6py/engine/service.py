@@ -35,6 +35,13 @@ RESTART_INTERVAL = 1.0  # seconds between two spawns of ./run, unless ready for 
 FINISH_TIMEOUT_MS = 5000
 SERVICE_LOCK = "supervise/service-lock"
 
+#: How a logger whose ./run is one of the usual log/run forms runs without a new
+#: interpreter: an object with plan(servicedir) -> a plan or None, and runner(plan) -> the
+#: function spawn.fork_call runs in the child.  Installed by the programs that want it
+#: (/init and s6-svscan call s6py.cmd.forkhook.install()), so that the engine knows
+#: nothing of s6-log; None: every ./run is exec'd.
+FORKED_LOGGERS = None
+
 
 class _Symbols(type):
     """A tiny stand-in for enum.Enum (whose import costs ~5 ms of every start-up): each
@@ -206,16 +213,16 @@ class Service:
     reporter  a diag.Reporter for its warnings (default `s6-svscan: warning: NAME: ...`;
               a standalone s6-supervise says `s6-supervise NAME: warning: ...`)
     forked_loggers
-              True: a logger (STDIN given) whose ./run is one of the usual log/run forms
-              runs in a child forked from this process instead of exec'ing it
-              (docs/logging.md); False: always exec; None (default): True unless the
-              environment says S6PY_FORKED_LOGGERS=0 (forked_loggers_default())
+              True (default): a logger (STDIN given) whose ./run is one of the usual
+              log/run forms runs in a child forked from this process instead of exec'ing
+              it, when the program installed FORKED_LOGGERS (docs/logging.md); False:
+              always exec
     """
 
     def __init__(self, loop, path, name, stdin=None, stdout=None, on_exit=None, want_up=None,
-                 reporter=None, forked_loggers=None):
+                 reporter=None, forked_loggers=True):
         self.loop = loop
-        self.forked_loggers = forked_loggers_default() if forked_loggers is None else forked_loggers
+        self.forked_loggers = forked_loggers
         self.reporter = reporter if reporter is not None else _default_reporter(name)
         self.warn = self.reporter.warn
         self.initial_want_up = want_up  # None: up unless ./down exists; True/False: as told
@@ -652,9 +659,7 @@ class Service:
                 pid = spawn(["./run", self.name], cwd=self.root, stdin=stdin, stdout=stdout,
                             fds=fds, lock=lock)
             else:
-                from s6py.cmd import forkedlog
-
-                pid = fork_call(forkedlog.runner(plan), label="./run", cwd=self.root,
+                pid = fork_call(FORKED_LOGGERS.runner(plan), label="./run", cwd=self.root,
                                 stdin=stdin, stdout=stdout, fds=fds, lock=lock)
         except SpawnError as e:
             self._close_pair(notify_pipe)
@@ -688,14 +693,12 @@ class Service:
         """The runscript.Plan of ./run when this service is a logger (it reads a pipe we
         hold) whose script is one of the usual forms and forked loggers are not disabled;
         None: exec ./run as always.  Decided at every spawn, from the file as it is now."""
-        if self.stdin is None or not self.forked_loggers:
+        if self.stdin is None or not self.forked_loggers or FORKED_LOGGERS is None:
             return None
         run = self._p("run")
         if not os.access(run, os.X_OK):
             return None  # exec would fail: let it, and say so as always
-        from s6py.log import runscript
-
-        return runscript.recognise(self.root)
+        return FORKED_LOGGERS.plan(self.root)
 
     @staticmethod
     def _close_pair(pair):
@@ -922,34 +925,6 @@ def _close(fd):
 
 
 _DEVNULL = None
-_FORKED_LOGGERS = []  # the default, once computed
-
-
-def forked_loggers_default():
-    """False when S6PY_FORKED_LOGGERS=0 (or "no", "false", "off"), in our environment or in
-    the one we were started with (/init replaces its environment by the supervision
-    tree's; /proc/self/environ still holds the container's); True otherwise."""
-    if not _FORKED_LOGGERS:
-        value = os.environ.get("S6PY_FORKED_LOGGERS")
-        if value is None:
-            value = _initial_environ_value(b"S6PY_FORKED_LOGGERS")
-        _FORKED_LOGGERS.append((value or "").strip().lower() not in ("0", "no", "false", "off"))
-    return _FORKED_LOGGERS[0]
-
-
-def _initial_environ_value(name):
-    try:
-        with open("/proc/self/environ", "rb") as f:
-            entries = f.read().split(b"\0")
-    except OSError:
-        return None
-    prefix = name + b"="
-    for entry in entries:
-        if entry.startswith(prefix):
-            return os.fsdecode(entry[len(prefix):])
-    return None
-
-
 def _devnull():
     """One /dev/null fd for every service of the process (opened once, kept open)."""
     global _DEVNULL

@@ -251,7 +251,9 @@ def _stage1(ctx, pid1):
         pass
 
     from s6py.diag import Reporter
+    from s6py.cmd import forkhook
     from s6py.engine.scanner import Scanner
+    forkhook.install()
     pid1.scanner = Scanner(ctx.loop, paths.scandir, on_command=pid1.on_scanner_command,
                            reporter=Reporter("s6-svscan", max(settings.verbosity, 1)))
     try:

@@ -10,7 +10,7 @@ Exec'ing them costs a new Python interpreter per logger (about 5 MB each).  `rec
 reads such a script and returns a `Plan`: the few steps the script would take (`cd`,
 `umask`, `exec 2>&1`, with-contenv, s6-setuidgid...) and the argv of the s6-log or
 logutil-service it would exec at the end.  The supervisor then forks and the child does
-exactly that in-process (s6py.cmd.forkedlog).
+exactly that in-process (s6py.cmd.forkedlog, installed through s6py.cmd.forkhook).
 
 Conservative by design: a misrecognised script is worse than a slow one.  Anything not
 listed below gives None (the script is run as always): a variable, a glob character, a
@@ -78,15 +78,17 @@ class _NotOurs(Exception):
     """The script is not one of the usual forms: run it."""
 
 
-def recognise(servicedir, env=None):
+def recognise(servicedir, env=None, contenv_path=None):
     """The Plan of SERVICEDIR/run, or None when it is not one of the usual forms.
 
     ENV: the environment ./run would get (bytes or str mapping; default: ours), for the
-    PATH its commands are looked up in.  Never raises for a bad script."""
+    PATH its commands are looked up in.  CONTENV_PATH(path): the PATH `with-contenv` gives
+    (the container environment's; default: PATH unchanged), from the caller, who knows
+    where the container environment is.  Never raises for a bad script."""
     try:
         text = _read_script(os.path.join(servicedir, "run"))
         path = _env_path(os.environb if env is None else env)
-        return _plan(text, path)
+        return _plan(text, path, contenv_path or (lambda p: p))
     except (_NotOurs, OSError, UnicodeDecodeError, ValueError):
         return None
 
@@ -121,7 +123,7 @@ def _env_path(env):
     return DEFAULT_PATH
 
 
-def _plan(text, path):
+def _plan(text, path, contenv_path):
     first, _, body = text.partition("\n")
     if not first.startswith("#!"):
         raise _NotOurs()
@@ -133,7 +135,7 @@ def _plan(text, path):
         _require_executable(interpreter)
         return _chain(_execline_words(body), path, [])
     if _is_our(interpreter, "with-contenv") and arg in CONTENV_SHELLS:
-        path = _contenv_path(path)
+        path = contenv_path(path)
         _require_on_path(arg.split()[0], path)
         return _sh_plan(body, path, [("contenv", None)])
     raise _NotOurs()
@@ -333,19 +335,3 @@ def _is_our(path, name):
     if not is_launcher(path):
         return False
     return command_name(path)[0] == name
-
-
-def _contenv_path(path):
-    """The PATH after with-contenv: the container environment's, when it has one (and
-    S6_KEEP_ENV is not set: then the environment is kept)."""
-    from s6py.cmd.contenv import contenv_dir, keep_env
-
-    if keep_env():
-        return path
-    directory = contenv_dir()
-    if directory is None:
-        return path
-    from s6py.init.contenv import read_contenv_var
-
-    value = read_contenv_var(directory, "PATH")
-    return path if value is None else os.fsdecode(value)
