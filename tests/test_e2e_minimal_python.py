@@ -42,6 +42,7 @@ NL='
 # ---- /init: PID 1, a with-contenv cont-init script, the service svc and its logger
 t init 0 "python3${NL}cont-init MYVAR=e2e" sh -c 'ps -o comm= -p 1; cat /tmp/cont-init'
 S=/run/service/svc
+until_ok s6-svok $S   # the CMD does not wait for services.d (v1/v2): wait for its supervision
 t s6-svwait 0 "" s6-svwait -u -t 5000 $S
 t s6-svok 0 "" s6-svok $S
 t s6-svstat 0 "true true" s6-svstat -o up,wantedup $S
