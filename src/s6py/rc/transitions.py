@@ -77,6 +77,7 @@ class Change:
         self.say = reporter
         self.force = force
         self.targets = set(targets)
+        self._waits = {}         # name -> what it waits for (see _waits_for)
         self.pending = set(targets)
         self.resolved = set()    # done in this change: moved, or found already there
         self.running = set()
@@ -99,11 +100,14 @@ class Change:
     # ------------------------------------------------------------ ordering
 
     def _waits_for(self, name):
-        """The services NAME waits for in this direction."""
-        graph = self.t.graph
-        if self.going_up:
-            return graph.requires(name)
-        return {other for other in self.t.up if name in graph.requires(other)}
+        """The services NAME waits for in this direction: what it needs (up), what needs
+        it (down).  Graph facts, looked up once per change."""
+        waits = self._waits.get(name)
+        if waits is None:
+            graph = self.t.graph
+            waits = self._waits[name] = frozenset(
+                graph.requires(name) if self.going_up else graph.dependents(name))
+        return waits
 
     def _ready_to_move(self, name):
         """Everything NAME waits for is where this change wants it: resolved in this
@@ -113,7 +117,9 @@ class Change:
             if dep in self.targets:
                 if dep not in self.resolved:
                     return False
-            elif (dep in self.t.up) != self.going_up:
+            elif self.going_up and dep not in self.t.up:
+                return False
+            elif not self.going_up and dep in self.t.up:
                 return False
         return True
 
@@ -186,7 +192,14 @@ class Change:
         if name not in self.running:
             return  # said twice (a worker's late callback)
         self.running.discard(name)
-        self.t.busy.pop(name, None)
+        if self.t.busy.get(name) is self:
+            del self.t.busy[name]
+        if self.over:  # timed out: s6-rc has exited; the state still follows, silently
+            if ok and self.going_up:
+                self.t.up.add(name)
+            elif ok:
+                self.t.up.discard(name)
+            return
         say = self.say
         if not ok:
             self.failed.add(name)
@@ -226,6 +239,11 @@ class Change:
         self.over = True
         if self in self.t.changes:
             self.t.changes.remove(self)
+        # a transition still under way (the timeout came first) no longer holds its
+        # service: a later change finds it as it is, and the late result still counts
+        for name in self.running:
+            if self.t.busy.get(name) is self:
+                del self.t.busy[name]
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
