@@ -157,3 +157,23 @@ def spawn_child(args, listen):
 
 def _ignore_status(wstat):
     """s6-svlisten does not look at its child's exit status."""
+
+
+def listen_and_wait(dirs, mode, or_, timeout, first_down, action=None):
+    """Listen to DIRS' events, run ACTION(listen) (if any), then wait for MODE (one of
+    wire.events.WAIT_MODES); with a restart mode, first for FIRST_DOWN, a (wantup,
+    wantready, or_) triple: the death every service must report before its restart
+    (s6-svwait and s6-svlisten ask it differently).  The failures' count, 0 if none;
+    raises ClientError."""
+    wantup, wantready, wantrestart = mode
+    listen = Listen(dirs, timeout)
+    try:
+        if action is not None:
+            action(listen)
+        if wantrestart:
+            failures = listen.wait(*first_down)
+            if failures:
+                return failures
+        return listen.wait(wantup, wantready, or_)
+    finally:
+        listen.close()

@@ -8,7 +8,7 @@ Any parsing error is a usage error, as in every s6 tool.
 
 from s6py.diag import subgetopt as parse, usage
 
-__all__ = ["parse", "uint"]
+__all__ = ["parse", "uint", "wait_options"]
 
 
 def uint(prog, usage_text, text):
@@ -19,3 +19,20 @@ def uint(prog, usage_text, text):
     if value >= 1 << 32:
         usage(prog, usage_text)
     return value
+
+
+def wait_options(prog, usage_text, argv, optstring):
+    """s6-svwait's and s6-svlisten's options: (mode, or_, timeout, operands); MODE is one
+    of wire.events.WAIT_MODES (default -u), OR_ for -o, TIMEOUT in ms (0: none)."""
+    from s6py.wire.events import WAIT_MODES
+
+    opts, args = parse(prog, usage_text, argv, optstring)
+    mode, or_, timeout = WAIT_MODES["u"], False, 0
+    for o, v in opts:
+        if o in WAIT_MODES:
+            mode = WAIT_MODES[o]
+        elif o in "ao":
+            or_ = o == "o"
+        else:
+            timeout = uint(prog, usage_text, v)
+    return mode, or_, timeout, args

@@ -8,9 +8,8 @@ The program's exit status is not used.  For -r/-R the services must first be dow
 finished ('D'), then up (and ready).  Exit 99 on timeout.
 """
 
-from s6py.cmd._options import parse, uint
+from s6py.cmd._options import wait_options
 from s6py.diag import fatal, usage, warn
-from s6py.wire.events import WAIT_MODES
 
 ONE = "s6-svlisten1"
 ONE_USAGE = "s6-svlisten1 [ -U | -u | -d | -D | -r | -R ] [ -t timeout ] servicedir prog..."
@@ -18,19 +17,6 @@ MANY = "s6-svlisten"
 MANY_USAGE = ('s6-svlisten [ -U | -u | -d | -D | -r | -R ] [ -a | -o ] [ -t timeout ] '
               'servicedir... "" prog...')
 FAILED = "some services reported permanent failure or their supervisor died"
-
-
-def _options(prog, text, argv, optstring):
-    opts, args = parse(prog, text, argv, optstring)
-    mode, or_, timeout = WAIT_MODES["u"], False, 0
-    for o, v in opts:
-        if o in WAIT_MODES:
-            mode = WAIT_MODES[o]
-        elif o in "ao":
-            or_ = o == "o"
-        else:
-            timeout = uint(prog, text, v)
-    return mode, or_, timeout, args
 
 
 def listen_then_wait(prog, dirs, mode, or_, timeout, action):
@@ -49,23 +35,13 @@ def listen_then_wait(prog, dirs, mode, or_, timeout, action):
 
 
 def _listen_then_wait(dirs, mode, or_, timeout, action):
-    from s6py.client.listen import Listen
+    from s6py.client.listen import listen_and_wait
 
-    wantup, wantready, wantrestart = mode
-    listen = Listen(dirs, timeout)
-    try:
-        action(listen)
-        if wantrestart:
-            failures = listen.wait(False, True, or_)
-            if failures:
-                return failures
-        return listen.wait(wantup, wantready, or_)
-    finally:
-        listen.close()
+    return listen_and_wait(dirs, mode, or_, timeout, (False, True, or_), action)
 
 
 def main_one(argv):
-    mode, _, timeout, args = _options(ONE, ONE_USAGE, argv, "uUdDrRt:")
+    mode, _, timeout, args = wait_options(ONE, ONE_USAGE, argv, "uUdDrRt:")
     if len(args) < 2:
         usage(ONE, ONE_USAGE)
     from s6py.client.listen import spawn_child
@@ -77,7 +53,7 @@ def main_one(argv):
 
 
 def main_many(argv):
-    mode, or_, timeout, args = _options(MANY, MANY_USAGE, argv, "uUdDrRaot:")
+    mode, or_, timeout, args = wait_options(MANY, MANY_USAGE, argv, "uUdDrRaot:")
     if len(args) < 3:
         usage(MANY, MANY_USAGE)
     # execline's el_semicolon: the block ends at "", a leading space is unquoted

@@ -4,9 +4,8 @@ Exit 0 when the services reached the state, 99 on timeout, N (the number of serv
 that failed permanently or lost their supervisor) otherwise.
 """
 
-from s6py.cmd._options import parse, uint
+from s6py.cmd._options import wait_options
 from s6py.diag import fatal, usage
-from s6py.wire.events import WAIT_MODES
 
 PROG = "s6-svwait"
 USAGE = "s6-svwait [ -U | -u | -d | -D | -r | -R ] [ -a | -o ] [ -t timeout ] servicedir..."
@@ -14,15 +13,7 @@ FAILED = "some services reported permanent failure or their supervisor died"
 
 
 def main(argv):
-    opts, dirs = parse(PROG, USAGE, argv, "UudDrRaot:")
-    mode, or_, timeout = WAIT_MODES["u"], False, 0
-    for o, v in opts:
-        if o in WAIT_MODES:
-            mode = WAIT_MODES[o]
-        elif o in "ao":
-            or_ = o == "o"
-        else:
-            timeout = uint(PROG, USAGE, v)
+    mode, or_, timeout, dirs = wait_options(PROG, USAGE, argv, "UudDrRaot:")
     if not dirs:
         usage(PROG, USAGE)
     return wait(PROG, dirs, mode, or_, timeout)
@@ -43,16 +34,7 @@ def wait(prog, dirs, mode, or_, timeout):
 
 
 def _wait(dirs, mode, or_, timeout):
-    from s6py.client.listen import Listen
+    """s6-svwait's restart: every service must have died ('d') first."""
+    from s6py.client.listen import listen_and_wait
 
-    wantup, wantready, wantrestart = mode
-    listen = Listen(dirs, timeout)
-    try:
-        if wantrestart:
-            # s6-svwait's restart: every service must have died ('d') first
-            failures = listen.wait(False, False, False)
-            if failures:
-                return failures
-        return listen.wait(wantup, wantready, or_)
-    finally:
-        listen.close()
+    return listen_and_wait(dirs, mode, or_, timeout, (False, False, False))

@@ -427,17 +427,22 @@ def _copy_one(src, dst, st, as_root, top=False):
     _set_attrs(dst, st, as_root)
 
 
+def pump(fin, fout):
+    """Copy everything FIN has to give, to its end, into FOUT (both fds)."""
+    while True:
+        data = os.read(fin, _COPY_CHUNK)
+        if not data:
+            return
+        while data:
+            data = data[os.write(fout, data):]
+
+
 def _copy_bytes(src, dst, mode):
     fin = os.open(src, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
     try:
         fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode & 0o777)
         try:
-            while True:
-                data = os.read(fin, _COPY_CHUNK)
-                if not data:
-                    break
-                while data:
-                    data = data[os.write(fout, data):]
+            pump(fin, fout)
         finally:
             os.close(fout)
     finally:

@@ -133,6 +133,14 @@ class Stage2(UsesContext):
         """DIRECTORY/NAME as the container sees it."""
         return "/" + os.path.relpath(os.path.join(directory, name), self.paths.root)
 
+    def _present(self, name, done):
+        """The user directory NAME, or None after DONE() when the image has none."""
+        directory = self.user_dir(name)
+        if os.path.isdir(directory):
+            return directory
+        done()
+        return None
+
     def user_dir(self, name):
         return self.paths.user_dir(name, self.settings.runtime_profile)
 
@@ -375,9 +383,8 @@ class Stage2(UsesContext):
         one()
 
     def cont_init(self, done):
-        directory = self.user_dir("cont-init.d")
-        if not os.path.isdir(directory):
-            done()
+        directory = self._present("cont-init.d", done)
+        if directory is None:
             return
         from s6py.init.scripts import ScriptRunner  # only when there is a cont-init.d
 
@@ -398,9 +405,8 @@ class Stage2(UsesContext):
         runner.run(finished)
 
     def services(self, done):
-        directory = self.user_dir("services.d")
-        if not os.path.isdir(directory):
-            done()
+        directory = self._present("services.d", done)
+        if directory is None:
             return
         self.say.stage("services.d", "starting services")
         self.started = []

@@ -124,15 +124,12 @@ def copy_file(src, dst, mode):
         fin = os.open(src, os.O_RDONLY)
     except OSError:
         return False
+    from s6py.execline.portable import pump
+
     try:
         fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         try:
-            while True:
-                chunk = os.read(fin, 65536)
-                if not chunk:
-                    break
-                while chunk:
-                    chunk = chunk[os.write(fout, chunk):]
+            pump(fin, fout)
         finally:
             os.close(fout)
         os.chmod(dst, mode)

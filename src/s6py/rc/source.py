@@ -338,23 +338,24 @@ def check_run(path, problems):
         os.close(fd)
 
 
+def _only_one(d, lists, filename, what, problems):
+    """The one name FILENAME lists, or None (absent; or not one: then a problem)."""
+    names = lists.listed(filename, False)
+    if names is None:
+        return None
+    if len(names) != 1:
+        problems.append((1, "%s/%s should only contain one %s" % (d.path, filename, what)))
+        return None
+    return names[0]
+
+
 def read_longrun(d, lists, problems, reporter):
     read_common(d, lists, problems)
     check_run(d.path, problems)
-    consumer = lists.listed("producer-for", False)
-    if consumer is not None:
-        if len(consumer) != 1:
-            problems.append((1, d.path + "/producer-for should only contain one service name"))
-        else:
-            d.producer_for = consumer[0]
+    d.producer_for = _only_one(d, lists, "producer-for", "service name", problems)
     d.consumer_for = tuple(lists.listed("consumer-for", False) or ())
     if d.consumer_for and d.producer_for is None:
-        name = lists.listed("pipeline-name", False)
-        if name is not None:
-            if len(name) != 1:
-                problems.append((1, d.path + "/pipeline-name should only contain one name"))
-            else:
-                d.pipeline_name = name[0]
+        d.pipeline_name = _only_one(d, lists, "pipeline-name", "name", problems)
     elif os.access(d.path + "/pipeline-name", os.F_OK):
         _warn(reporter, 1, d.path, " contains a pipeline-name file despite not being a last"
               " consumer; this file will be ignored")
