@@ -8,25 +8,21 @@ from s6py.diag import fatal, strerror, usage, warn
 ENVDIR_USAGE = "s6-envdir [ -I | -i ] [ -n ] [ -f ] [ -L ] [ -c nullchar ] dir prog..."
 DUMPENV_USAGE = "s6-dumpenv [ -N | -n ] [ -m mode ] dir"
 
+#: s6-envdir's option letter -> (setting, value; None: the option's argument's first byte)
+ENVDIR_OPTIONS = {"I": ("insist", False), "i": ("insist", True), "n": ("chomp", False),
+                  "f": ("verbatim", True), "L": ("clamp", False), "c": ("nullis", None)}
+
 
 def envdir(argv):
     """s6-envdir [-I|-i] [-n] [-f] [-L] [-c nullis] dir prog..."""
     prog = "s6-envdir"
     opts, args = subgetopt(prog, ENVDIR_USAGE, argv, "IinfLc:")
-    insist, verbatim, chomp, clamp, nullis = True, False, True, True, b"\n"
+    wanted = {"insist": True, "verbatim": False, "chomp": True, "clamp": True, "nullis": b"\n"}
     for letter, arg in opts:
-        if letter == "I":
-            insist = False
-        elif letter == "i":
-            insist = True
-        elif letter == "n":
-            chomp = False
-        elif letter == "f":
-            verbatim = True
-        elif letter == "L":
-            clamp = False
-        elif letter == "c":
-            nullis = os.fsencode(arg)[:1]
+        name, value = ENVDIR_OPTIONS[letter]
+        wanted[name] = os.fsencode(arg)[:1] if value is None else value
+    insist, verbatim, chomp, clamp, nullis = (wanted[k] for k in
+                                              ("insist", "verbatim", "chomp", "clamp", "nullis"))
     if len(args) < 2:
         usage(prog, ENVDIR_USAGE)
     from s6py.init.contenv import apply, original_environ, read_envdir

@@ -135,11 +135,17 @@ def if_(argv):
     return argv[end + 1:]
 
 
-def ifelse(argv):
-    core.PROG = "ifelse"
-    usage = "ifelse [ -n ] [ -X ] { command-if } { command-then... } command-else..."
+def _if_options(prog, usage, argv):
+    """PROG's -n and -X (ifelse, ifte): (neg, normalcrash, index of the first operand)."""
+    core.PROG = prog
     opts, i = getopt(argv, "nX", usage)
     neg, normalcrash = settings(opts, _IF_OPTIONS, neg=False, normalcrash=False)
+    return neg, normalcrash, i
+
+
+def ifelse(argv):
+    neg, normalcrash, i = _if_options(
+        "ifelse", "ifelse [ -n ] [ -X ] { command-if } { command-then... } command-else...", argv)
     cond, end1 = whole_block(argv, i, "if block")
     then, end2 = _required_block(argv, end1 + 1, "then")
     ws = _condition(cond, normalcrash)
@@ -149,10 +155,8 @@ def ifelse(argv):
 
 
 def ifte(argv):
-    core.PROG = "ifte"
-    usage = "ifte [ -X ] [ -n ] { command-then... } { command-else... } command-if..."
-    opts, i = getopt(argv, "Xn", usage)
-    neg, normalcrash = settings(opts, _IF_OPTIONS, neg=False, normalcrash=False)
+    neg, normalcrash, i = _if_options(
+        "ifte", "ifte [ -X ] [ -n ] { command-then... } { command-else... } command-if...", argv)
     then, end1 = whole_block(argv, i, "then block")
     else_, end2 = _required_block(argv, end1 + 1, "else")
     cond = argv[end2 + 1:]
