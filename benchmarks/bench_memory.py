@@ -28,16 +28,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
 from test_init_support import Box, available  # noqa: E402
 
-
-def pss_kb(pid):
-    try:
-        with open("/proc/%d/smaps_rollup" % pid) as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+sys.path.insert(0, HERE)
+from bench_supervisor import pss_kb  # noqa: E402  (one reader of smaps_rollup for the benchmarks)
 
 
 def children(pid):
