@@ -233,3 +233,26 @@ echo "== usage"; s6-rc -l "$live" frobnicate; echo "rc=$?"
         assert line in r.err, r.err
     assert "s6-rc: fatal: nope is not a recognized identifier" in r.err, r.err
     assert r.err.index("service once: stopping") < r.err.index("service svc: stopping")
+
+
+def test_s6_rc_reload_signals_a_longrun_and_runs_a_oneshots_reload(box):
+    longrun(box, "svc", run='trap \'echo "svc reloaded" >> "$S6PY_ROOT/%s"\' HUP\n'
+            'echo "svc up" >> "$S6PY_ROOT/%s"\nwhile :; do sleep 0.05; done\n' % (LOG, LOG))
+    reload_script = box.script("data/scripts/once-reload", 'echo "once reloaded" >> "$S6PY_ROOT/%s"\n' % LOG)
+    oneshot(box, "once")
+    box.file("etc/s6-overlay/s6-rc.d/once/reload", reload_script + "\n")
+    oneshot(box, "idle", with_down=False)
+    user_bundle(box, "svc", "once")
+    script = r'''
+live="$S6PY_ROOT/run/s6-rc"
+i=0; while ! grep -q "svc up" "$S6PY_ROOT/data/events" && [ $i -lt 100 ]; do sleep 0.02; i=$((i+1)); done
+s6-rc -l "$live" -v2 reload svc once; echo "rc=$?"
+s6-rc -l "$live" reload idle; echo "rc=$?"
+i=0; while ! grep -q "svc reloaded" "$S6PY_ROOT/data/events" && [ $i -lt 100 ]; do sleep 0.02; i=$((i+1)); done
+'''
+    r = box.run(["sh", "-c", script], timeout=30)
+    assert r.code == 0, r.err
+    assert r.out.split() == ["rc=0", "rc=1"], (r.out, r.err)
+    assert "svc reloaded" in events(box) and "once reloaded" in events(box), events(box)
+    assert "s6-rc: info: service svc successfully reloaded" in r.err, r.err
+    assert "s6-rc: fatal: service idle is not up" in r.err, r.err

@@ -97,6 +97,10 @@ class Member:
     def down(self):
         self._fire(Event.d)
 
+    def reload(self):
+        """`s6-svc -l`: ./run gets its reload-signal (SIGHUP unless reload-signal says)."""
+        self._fire(Event.l)
+
     def _fire(self, event):
         if self.service is not None:
             self.service.fire(event)

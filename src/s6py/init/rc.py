@@ -497,6 +497,52 @@ class RcControl:
         self.t.change(unwanted, False, downed, request.timeout_ms,
                       force=request.direction == "D", reporter=say)
 
+    def _reload(self, fd, say, request):
+        """s6-rc reload: each named service, which must be up, gets its reload (a longrun
+        `s6-svc -l`: its reload-signal; a oneshot its `reload` script), no dependency
+        engine involved; exit 1 if one failed."""
+        graph = self.t.graph
+        names = sorted(graph.expand(request.names), key=graph.index)
+        down = [n for n in names if n not in self.t.up]
+        if down:
+            say.fatal("service ", down[0], " is not up")
+            self._end(fd, 1)
+            return
+        state = {"left": len(names), "failed": False}
+
+        def one_done(name, ok, why=""):
+            if ok:
+                say.info("service ", name, " successfully reloaded")
+            else:
+                state["failed"] = True
+                say.warn("unable to reload service ", name, ": ", why or "it failed")
+            state["left"] -= 1
+            if not state["left"]:
+                self._end(fd, 1 if state["failed"] else 0)
+
+        if not names:
+            self._end(fd, 0)
+        for name in names:
+            self._reload_one(name, lambda ok, why="", name=name: one_done(name, ok, why))
+
+    def _reload_one(self, name, done):
+        from s6py.rc import workers
+
+        graph = self.t.graph
+        if graph.kind(name) == "longrun" and name in self.supervisor.members:
+            self.supervisor.members[name].reload()
+            done(True)
+        elif graph.kind(name) == "oneshot" and not graph.is_internal(name):
+            d = graph.definition(name)
+            worker = self.t.workers.get(name)
+            ctx = getattr(worker, "ctx", None)
+            if ctx is None or not d.reload_argv:
+                done(True)
+                return
+            workers.Oneshot(ctx, name, d.reload_argv, None).start(done)
+        else:
+            done(True)
+
     def _dry_run(self, fd, say, request, selected):
         """-n: say the transitions in order; do none."""
         graph = self.t.graph

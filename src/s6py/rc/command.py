@@ -12,9 +12,9 @@ __all__ = ["USAGE", "Request", "UsageError", "parse"]
 
 USAGE = ("s6-rc [ -v verbosity ] [ -n dryrunthrottle ] [ -t timeout ] [ -l live ] [ -b ]"
          " [ -E | -e ] [ -u | -d | -D ] [ -p ] [ -a ]"
-         " help|list|listall|diff|start|stop|change [ servicenames... ]")
+         " help|list|listall|diff|start|stop|change|reload [ servicenames... ]")
 
-SUBCOMMANDS = ("help", "list", "listall", "diff", "start", "stop", "change")
+SUBCOMMANDS = ("help", "list", "listall", "diff", "start", "stop", "change", "reload")
 
 
 class UsageError(ValueError):
