@@ -125,7 +125,7 @@ class Stage3(UsesContext):
         steps = [
             ("s6-rc", self.rc_down),
             ("stopping services", self.services),
-            ("cont-finish.d", self.cont_finish),
+            ("cont-finish.d", self.cont_finish_step),
             ("sync", self.sync),
             ("TERM", self.term_everyone),
             ("KILL", self.kill_everyone),
@@ -220,10 +220,14 @@ class Stage3(UsesContext):
         self.finish_ran = True
         self.cont_finish(done)
 
+    def cont_finish_step(self, done):
+        """The stage's own cont-finish.d, unless legacy-cont-init's down has run it."""
+        if self.finish_ran:
+            done()
+        else:
+            self.cont_finish(done)
+
     def cont_finish(self, done):
-        if self.finish_ran and self.sequence.current == "cont-finish.d":
-            done()  # already run as legacy-cont-init's down
-            return
         directory = self.ctx.paths.user_dir("cont-finish.d", self.settings.runtime_profile)
         if not os.path.isdir(directory):
             done()

@@ -64,10 +64,6 @@ class Transitions:
         change.begin()
         return change
 
-    def active(self):
-        """The atomic services that are up, in a dependency-respecting order."""
-        return [name for name in self.graph.order(self.graph.atomics()) if name in self.up]
-
 
 class Change:
     """One `s6-rc change`: TARGETS moved in one direction."""
