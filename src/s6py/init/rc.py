@@ -107,7 +107,7 @@ class RcBoot(UsesContext):
         bundledir = self.settings.runtime_bundledir or os.path.join(profiledir, "user-bundles.d")
         dirs = [rcdir] if os.path.isdir(rcdir) else []
         if os.path.isdir(os.path.join(rcdir, "user")):
-            shown = "/" + os.path.relpath(profiledir, self.paths.root)
+            shown = self.paths.shown(profiledir)
             self.say.line(1, "%s: warning: defining user bundles in %s/s6-rc.d is deprecated,"
                           " please define them in %s/user-bundles.d instead" % (RC_INIT, shown, shown))
             self._old_user_bundles(rcdir)
@@ -162,7 +162,7 @@ class RcBoot(UsesContext):
 
         db = os.path.join(self.paths.run, "s6", "db")
         live = self.paths.in_run("s6-rc")
-        shown = "/" + os.path.relpath(db, self.paths.root)
+        shown = self.paths.shown(db)
         try:
             if os.path.lexists(db):
                 discard_tree(db)
@@ -465,7 +465,6 @@ class RcControl:
         self._end(fd, 1 if lines else 0)
 
     def _change(self, fd, say, request):
-        graph = self.t.graph
         selected = self._selection(request)
         if request.dryrun is not None:
             self._dry_run(fd, say, request, selected)

@@ -72,7 +72,7 @@ class ScriptRunner(UsesContext):
         name = self.names.pop(0)
         path = os.path.join(self.directory, name)
         self.say.stage(self.bracket, "%s: executing... " % name)
-        self.say.v3_line(self.v3_prog, "info", "running %s" % self._shown(path))
+        self.say.v3_line(self.v3_prog, "info", "running %s" % self.ctx.paths.shown(path))
         try:
             # the fd reserve: cont-finish.d starts even when the services took every fd
             pid = self.ctx.reserve.spending(spawn, runnable(path, self.copies), env=self.env,
@@ -115,14 +115,10 @@ class ScriptRunner(UsesContext):
         """v3's name for this runner: cont-init, cont-finish."""
         return self.bracket[:-2] if self.bracket.endswith(".d") else self.bracket
 
-    def _shown(self, path):
-        """PATH as the container sees it."""
-        return "/" + os.path.relpath(path, self.ctx.paths.root)
-
     def _finished(self, name, code):
         self.say.stage(self.bracket, "%s: exited %d." % (name, code))
         if self.v3_prog != "cont-finish":  # v3's cont-finish says nothing of exit codes
             self.say.v3_line(self.v3_prog, "info", "%s exited %d"
-                             % (self._shown(os.path.join(self.directory, name)), code))
+                             % (self.ctx.paths.shown(os.path.join(self.directory, name)), code))
         self.results.append((name, code))
         self.loop.call_soon(lambda: self.ctx.guard(self.bracket, self._next))

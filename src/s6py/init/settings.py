@@ -255,6 +255,10 @@ class Paths(_Frozen):
         """PATH (absolute, container view) as seen from here."""
         return os.path.join(self.root, path.lstrip("/"))
 
+    def shown(self, path):
+        """PATH (as seen from here) as the container sees it: at()'s inverse, for lines."""
+        return "/" + os.path.relpath(path, self.root)
+
     def in_run(self, rel):
         """REL under the run-time tree's top (/run)."""
         return os.path.join(self.run, rel)

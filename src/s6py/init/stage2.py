@@ -129,10 +129,6 @@ class Stage2(UsesContext):
         self._scan_pending = False  # services.d copied, not yet supervised
         self.rc = None              # init.rc.RcBoot of an s6-rc image
 
-    def _shown(self, directory, name):
-        """DIRECTORY/NAME as the container sees it."""
-        return "/" + os.path.relpath(os.path.join(directory, name), self.paths.root)
-
     def _present(self, name, done):
         """The user directory NAME, or None after DONE() when the image has none."""
         directory = self.user_dir(name)
@@ -364,7 +360,7 @@ class Stage2(UsesContext):
                 return
             name = names.pop(0)
             self.say.stage("fix-attrs.d", "%s: applying... " % name)
-            self.say.v3_line("fix-attrs", "info", "applying %s" % self._shown(directory, name))
+            self.say.v3_line("fix-attrs", "info", "applying %s" % self.paths.shown(os.path.join(directory, name)))
             from s6py.init import fixattrs  # only for a file to apply (start-up time)
 
             def report(message):
