@@ -76,13 +76,20 @@ exit 127
 '''
 import sys
 
-if sys.argv[1:2] == ["init"]:
+if sys.argv[1:2] == ["init"] or sys.argv[0].rpartition("/")[2] == "init":
     # /init: block the signals PID 1 handles before anything else, so that one sent now
     # stays pending instead of being dropped by the kernel (s6py.init.main does it again)
     import _signal
     _signal.pthread_sigmask(_signal.SIG_BLOCK, [getattr(_signal, n) for n in (
         "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGPWR", "SIGWINCH")
         if hasattr(_signal, n)])
+    try:  # what /init's sh part does with ulimit, where there is no sh (the bundle)
+        import resource
+        _soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if _soft < _hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (_hard, _hard))
+    except (ImportError, OSError, ValueError):
+        pass
 import os
 
 if sys.version_info < (3, 9):
@@ -201,15 +208,59 @@ def bytecode(full, rel):
     return os.path.join(head, "__pycache__", name), data
 
 
-def entries(src, version=__version__, with_bytecode=False):
-    """The tarball's entries as (kind, name, payload, mode), sorted by name."""
+def bundle_launcher(version):
+    """The launcher of the bundle: the same Python, run by the bundled interpreter through
+    its shebang (no sh needed; `-IS` is one argument, which is all a shebang passes)."""
+    from s6py.build import bundle
+
+    return "#!%s -IS\n" % bundle.launcher_interpreter(version) + LAUNCHER.split("\n", 1)[1]
+
+
+def bundle_entries(pkg, bundle):
+    """The interpreter, its stdlib zip and licence (s6py.build.bundle)."""
+    py = pkg + "/python"
+    return [("dir", py, None, 0), ("dir", py + "/bin", None, 0), ("dir", py + "/lib", None, 0),
+            ("dir", py + "/lib/python3.11", None, 0), ("dir", py + "/lib/python3.11/lib-dynload", None, 0),
+            ("file", py + "/bin/python3", bundle.interpreter, 0o755),
+            ("file", py + "/lib/python311.zip", bundle.stdlib_zip, 0o644),
+            ("file", py + "/LICENSE", bundle.licence, 0o644)]
+
+
+def bundle_bytecode(src, bundle):
+    """{tarball name under lib/: .pyc bytes} of every package file, compiled by the
+    bundled interpreter itself (its cache tag, its magic number)."""
+    import tempfile
+
+    pairs = []
+    for rel, full in package_files(src):
+        head, tail = os.path.split(os.path.join("s6py", rel))
+        pairs.append((full, os.path.join(head, "__pycache__", tail[:-3] + ".cpython-311.pyc")))
+    with tempfile.TemporaryDirectory() as tmp:
+        for _, name in pairs:
+            os.makedirs(os.path.join(tmp, os.path.dirname(name)), exist_ok=True)
+        return bundle.compile_package(pairs, tmp)
+
+
+def entries(src, version=__version__, with_bytecode=False, bundle=None):
+    """The tarball's entries as (kind, name, payload, mode), sorted by name.
+
+    BUNDLE (s6py.build.bundle.Bundle): the self-contained tarball, with its interpreter;
+    the launcher's shebang names it, /init is a link to the launcher, and the package
+    carries bytecode compiled by that interpreter.
+    """
     pkg = "package/admin/s6py-" + version
+    launcher = LAUNCHER if bundle is None else bundle_launcher(version)
     out = [("dir", "package", None, 0), ("dir", "package/admin", None, 0),
            ("dir", pkg, None, 0), ("dir", pkg + "/command", None, 0), ("dir", pkg + "/lib", None, 0),
            ("symlink", "package/admin/s6py", "s6py-" + version, 0),
-           ("file", pkg + "/command/s6py", LAUNCHER.encode(), 0o755),
-           ("file", "init", INIT.encode(), 0o755),
+           ("file", pkg + "/command/s6py", launcher.encode(), 0o755),
            ("dir", "command", None, 0)]
+    if bundle is None:
+        out.append(("file", "init", INIT.encode(), 0o755))
+    else:
+        out.append(("symlink", "init", "package/admin/s6py/command/s6py", 0))
+        out += bundle_entries(pkg, bundle)
+        compiled = bundle_bytecode(src, bundle)
     dirs = set()
     for rel, full in package_files(src):
         parts = rel.split(os.sep)
@@ -220,8 +271,13 @@ def entries(src, version=__version__, with_bytecode=False):
                 out.append(("dir", d, None, 0))
         with open(full, "rb") as f:
             out.append(("file", "/".join([pkg, "lib", "s6py"] + parts), f.read(), 0o644))
-        if with_bytecode:
+        if bundle is not None:
+            head, tail = os.path.split(os.path.join("s6py", rel))
+            pyc_rel = os.path.join(head, "__pycache__", tail[:-3] + ".cpython-311.pyc")
+            data = compiled[pyc_rel]
+        elif with_bytecode:
             pyc_rel, data = bytecode(full, os.path.join("s6py", rel))
+        if bundle is not None or with_bytecode:
             pyc_dir = "/".join([pkg, "lib"] + os.path.dirname(pyc_rel).split(os.sep))
             if pyc_dir not in dirs:
                 dirs.add(pyc_dir)
@@ -238,15 +294,22 @@ def entries(src, version=__version__, with_bytecode=False):
     return sorted(out, key=lambda e: e[1])
 
 
-def build(output, src=None, mtime=None, with_bytecode=False):
-    """Write the tarball to OUTPUT (a path); return its size in bytes."""
+def build(output, src=None, mtime=None, with_bytecode=False, bundle=False, cache=None):
+    """Write the tarball to OUTPUT (a path; .tar.xz: xz, else gzip); return its size in
+    bytes.  BUNDLE: the self-contained one, with its own Python (s6py.build.bundle; CACHE
+    is where its build is kept)."""
     if src is None:
         src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if mtime is None:
         mtime = int(os.environ.get("SOURCE_DATE_EPOCH") or MTIME)
+    prepared = None
+    if bundle:
+        from s6py.build import bundle as bundle_build
+
+        prepared = bundle_build.prepare(src, mtime, cache=cache)
     raw = io.BytesIO()
     tar = _Tar(raw, mtime)
-    for kind, name, payload, mode in entries(src, with_bytecode=with_bytecode):
+    for kind, name, payload, mode in entries(src, with_bytecode=with_bytecode, bundle=prepared):
         if kind == "dir":
             tar.dir(name)
         elif kind == "file":
@@ -254,10 +317,7 @@ def build(output, src=None, mtime=None, with_bytecode=False):
         else:
             tar.symlink(name, payload)
     tar.close()
-    packed = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=packed, compresslevel=9, mtime=0) as gz:
-        gz.write(raw.getvalue())
-    data = packed.getvalue()
+    data = compress(raw.getvalue(), output)
     tmp = output + ".tmp"
     with open(tmp, "wb") as f:
         f.write(data)
@@ -265,13 +325,27 @@ def build(output, src=None, mtime=None, with_bytecode=False):
     return len(data)
 
 
-USAGE = "usage: s6py build-overlay [--bytecode] --output FILE\n"
+def compress(data, output):
+    """DATA (a tar) gzipped, or xz'ed when OUTPUT ends in .xz (s6-overlay's own format)."""
+    if output.endswith(".xz"):
+        import lzma
+
+        return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64,
+                             preset=9 | lzma.PRESET_EXTREME)
+    packed = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=packed, compresslevel=9, mtime=0) as gz:
+        gz.write(data)
+    return packed.getvalue()
+
+
+USAGE = "usage: s6py build-overlay [--bytecode | --bundle [--cache DIR]] --output FILE\n"
 
 
 def main(argv):
     args = argv[1:]
     output = None
-    with_bytecode = False
+    with_bytecode = bundle = False
+    cache = None
     while args:
         a = args.pop(0)
         if a in ("-o", "--output") and args:
@@ -280,6 +354,10 @@ def main(argv):
             output = a[len("--output="):]
         elif a == "--bytecode":
             with_bytecode = True
+        elif a == "--bundle":
+            bundle = True
+        elif a == "--cache" and args:
+            cache = args.pop(0)
         elif a in ("-h", "--help"):
             sys.stdout.write(USAGE)
             return 0
@@ -290,9 +368,16 @@ def main(argv):
         sys.stderr.write("build-overlay: fatal: --output FILE is required\n" + USAGE)
         return 100
     try:
-        size = build(output, with_bytecode=with_bytecode)
+        size = build(output, with_bytecode=with_bytecode, bundle=bundle, cache=cache)
     except OSError as e:
         sys.stderr.write("build-overlay: fatal: unable to write %s: %s\n" % (output, e.strerror or e))
+        return 111
+    except Exception as e:  # the bundle's build: one line, not a traceback
+        from s6py.build.bundle import BuildError
+
+        if not isinstance(e, BuildError):
+            raise
+        sys.stderr.write("build-overlay: fatal: %s\n" % e)
         return 111
     sys.stdout.write("%s: %d bytes\n" % (output, size))
     return 0
