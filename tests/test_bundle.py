@@ -1,0 +1,225 @@
+"""The self-contained tarball (`s6py build-overlay --bundle`, docs/install.md): its own
+static Python, so that an image with no Python, no libc and no /bin/sh runs s6py.
+
+Here without a container engine: the tarball is extracted into an otherwise EMPTY tree and
+run there by chroot (and as PID 1 of a fresh PID namespace, /run a tmpfs, /dev the host's),
+so nothing of the host's Python, libc or shell can be used by mistake.  The same images in
+podman are tests/test_e2e_bundle.py.
+"""
+
+import io
+import os
+import shutil
+import struct
+import subprocess
+import tarfile
+import zipfile
+
+import pytest
+
+from e2e_support import REPO
+from s6py import __version__
+from s6py.build import bundle, overlay
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("musl-gcc") is None or shutil.which("dpkg-source") is None,
+    reason="the bundle is built with musl-gcc and dpkg-source, as root (./run-tests installs them)")
+
+SRC = os.path.join(REPO, "src", "s6py")
+PY = "package/admin/s6py-%s/python" % __version__
+CHROOT = shutil.which("chroot", path="/usr/sbin:/usr/bin:/sbin:/bin") or "/usr/sbin/chroot"
+LIMIT = 3.5 * 1000 * 1000  # the issue's 3.5 MB, as .tar.gz
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bundle")
+    gz, xz = str(d / "s6py-overlay-x86_64.tar.gz"), str(d / "s6py-overlay-x86_64.tar.xz")
+    overlay.build(gz, src=SRC, bundle=True)
+    overlay.build(xz, src=SRC, bundle=True)
+    return gz, xz
+
+
+@pytest.fixture
+def tree(built, tmp_path):
+    """An empty directory holding nothing but the extracted tarball (and mount points)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    with tarfile.open(built[0]) as tar:
+        tar.extractall(str(root))
+    for d in ("proc", "run", "dev", "tmp", "var"):
+        (root / d).mkdir(exist_ok=True)
+    return root
+
+
+def write(root, rel, text, mode=0o755):
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+
+
+def chroot(root, *argv, env=None, timeout=30):
+    return subprocess.run([CHROOT, str(root)] + list(argv), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=timeout,
+                          env=env if env is not None else {"PATH": "/command:/usr/bin:/bin"})
+
+
+def boot(root, *cmd, prefix=(), timeout=60):
+    """/init CMD as PID 1 of a new PID namespace, chroot'ed into ROOT."""
+    script = ('mount -t tmpfs tmpfs "$1/run" && mount --rbind /dev "$1/dev" && '
+              'root=$1 && shift && exec chroot "$root" /init "$@"')
+    argv = list(prefix) + ["unshare", "--pid", "--fork", "--mount", "--propagation", "private",
+                           "--mount-proc=%s/proc" % root, "sh", "-c", script, "sh", str(root)] + list(cmd)
+    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          universal_newlines=True, timeout=timeout, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+
+
+# ------------------------------------------------------------------------------- the files
+
+def test_within_the_size_limit_and_offered_as_xz(built):
+    gz, xz = (os.path.getsize(p) for p in built)
+    assert gz <= LIMIT, gz
+    assert xz < gz, (xz, gz)
+
+
+def test_the_interpreter_is_static(built):
+    """No PT_INTERP program header: no loader, no libc of the image is ever asked for."""
+    with tarfile.open(built[0]) as tar:
+        elf = tar.extractfile("./%s/bin/python3" % PY).read()
+    assert elf[:4] == b"\x7fELF" and elf[4] == 2, "a 64-bit ELF"
+    phoff, = struct.unpack_from("<Q", elf, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
+    kinds = [struct.unpack_from("<I", elf, phoff + i * phentsize)[0] for i in range(phnum)]
+    assert 3 not in kinds, "PT_INTERP present: dynamically linked"
+    assert 1 in kinds
+
+
+def test_layout_launcher_init_and_licence(built):
+    with tarfile.open(built[0]) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        launcher = tar.extractfile("./package/admin/s6py-%s/command/s6py" % __version__).read()
+        licence = tar.extractfile("./%s/LICENSE" % PY).read()
+    assert launcher.startswith(b"#!/%s/bin/python3 -IS\n" % PY.encode())
+    assert members["./init"].issym() and members["./init"].linkname == "package/admin/s6py/command/s6py"
+    assert members["./%s/lib/python3.11/lib-dynload" % PY].isdir()
+    assert b"PYTHON SOFTWARE FOUNDATION LICENSE" in licence
+    pyc = [n for n in members if n.endswith(".cpython-311.pyc") and "/lib/s6py/" in n]
+    py = [n for n in members if n.endswith(".py") and "/lib/s6py/" in n]
+    assert len(pyc) == len(py) > 50
+    assert not any("/s6py/build/" in n for n in members)
+    for name in ("etc", "usr", "usr/bin", "bin", "sbin", "lib"):
+        assert "./" + name not in members
+
+
+def test_the_stdlib_zip_holds_what_s6py_reaches_and_not_more(built):
+    with tarfile.open(built[0]) as tar:
+        data = tar.extractfile("./%s/lib/python311.zip" % PY).read()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = set(z.namelist())
+        assert all(i.compress_type == zipfile.ZIP_STORED for i in z.infolist())
+    for needed in ("re/__init__.pyc", "enum.pyc", "selectors.pyc", "traceback.pyc", "glob.pyc",
+                   "encodings/__init__.pyc", "encodings/utf_8.pyc", "signal.pyc", "heapq.pyc"):
+        assert needed in names
+    for left_out in ("ctypes/__init__.pyc", "email/__init__.pyc", "unittest/__init__.pyc",
+                     "argparse.pyc", "doctest.pyc", "subprocess.pyc", "shutil.pyc"):
+        assert left_out not in names
+    assert len(names) < 80
+
+
+def test_same_sources_same_bytes(built, tmp_path):
+    again = str(tmp_path / "again.tar.gz")
+    overlay.build(again, src=SRC, bundle=True)
+    with open(built[0], "rb") as a, open(again, "rb") as b:
+        assert a.read() == b.read()
+
+
+# ----------------------------------------------------------------- the closure, on its own
+
+def test_closure_follows_module_level_imports_only(tmp_path):
+    lib = tmp_path / "Lib"
+    (lib / "pkg").mkdir(parents=True)
+    (lib / "a.py").write_text("import b\nfrom pkg import sub\ntry:\n    import c\nexcept ImportError:\n    pass\n"
+                              "def f():\n    import lazy\nif __name__ == '__main__':\n    import mainonly\n")
+    for name in ("b", "c", "lazy", "mainonly"):
+        (lib / (name + ".py")).write_text("")
+    (lib / "pkg" / "__init__.py").write_text("from . import helper\n")
+    (lib / "pkg" / "sub.py").write_text("from .helper import x\n")
+    (lib / "pkg" / "helper.py").write_text("x = 1\n")
+    got = bundle.stdlib_closure(str(lib), ["a"])
+    assert sorted(got) == ["a", "b", "c", "pkg", "pkg.helper", "pkg.sub"]
+
+
+def test_package_imports_are_seen_in_any_scope():
+    names = bundle.package_imports(SRC)
+    assert {"selectors", "signal", "re", "traceback", "glob"} <= names
+    assert not any(n.split(".")[0] == "s6py" for n in names)
+
+
+# ------------------------------------------------------------- running in an empty tree
+
+def test_every_module_of_the_package_imports_with_the_bundled_python(tree):
+    lib = "/package/admin/s6py/lib"
+    code = ("import os, sys\nsys.path.insert(0, %r)\nbad = []\n"
+            "for d, dirs, files in os.walk(%r + '/s6py'):\n"
+            "    dirs[:] = [x for x in dirs if x != '__pycache__']\n"
+            "    for f in files:\n"
+            "        if f.endswith('.py') and f != '__main__.py':\n"
+            "            m = os.path.relpath(os.path.join(d, f), %r)[:-3].replace('/', '.')\n"
+            "            m = m[:-9] if m.endswith('.__init__') else m\n"
+            "            try:\n                __import__(m)\n"
+            "            except Exception as e:\n                bad.append((m, repr(e)))\n"
+            "print(len(sys.modules), bad)\n") % (lib, lib, lib)
+    r = chroot(tree, "/%s/bin/python3" % PY, "-IS", "-c", code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().endswith("[]"), r.stdout
+    assert r.stderr == ""
+
+
+def test_helpers_run_with_nothing_else_there(tree):
+    assert chroot(tree, "/command/s6-echo", "hello").stdout == "hello\n"
+    r = chroot(tree, "/usr/bin/with-contenv", "/command/s6-echo", "ok")
+    assert r.returncode == 0 and r.stdout == "ok\n", r
+    write(tree, "run/s6/container_environment/FOO", "bar", 0o644)
+    r = chroot(tree, "/command/with-contenv", "/command/execlineb", "-c", "importas -i f FOO s6-echo $f")
+    assert r.stdout == "bar\n", r
+    r = chroot(tree, "/command/s6-svok", "/nonexistent")
+    assert r.returncode == 1 and r.stderr == ""
+
+
+def test_the_image_python_environment_never_leaks_in(tree):
+    write(tree, "poison/os.py", "raise SystemExit('poisoned os')\n", 0o644)
+    write(tree, "poison/startup.py", "print('startup ran')\n", 0o644)
+    env = {"PATH": "/command", "PYTHONPATH": "/poison", "PYTHONSTARTUP": "/poison/startup.py",
+           "PYTHONHOME": "/poison", "PYTHONINSPECT": "1", "PYTHONWARNINGS": "error"}
+    r = chroot(tree, "/command/s6-echo", "clean", env=env)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "clean\n", "")
+
+
+def test_init_boots_an_execline_tree_as_pid_1(tree):
+    """FROM scratch + the tarball: cont-init.d, a services.d service with a logger, the CMD's
+    exit code, cont-finish.d; no /bin/sh anywhere in the tree."""
+    assert not (tree / "bin").exists()
+    write(tree, "etc/cont-init.d/10-hello", "#!/command/execlineb -P\ns6-echo cont-init ran\n")
+    write(tree, "etc/cont-finish.d/10-bye", "#!/command/execlineb -P\ns6-echo cont-finish ran\n")
+    write(tree, "etc/services.d/app/run",
+          "#!/command/execlineb -P\nforeground { s6-echo app line }\ns6-sleep 100\n")
+    write(tree, "etc/services.d/app/log/run", "#!/command/execlineb -P\ns6-log -b n2 /var/app-log\n")
+    cmd = ("foreground { s6-svwait -u -t 10000 /var/run/s6/services/app }"
+           " foreground { s6-svstat -o up /var/run/s6/services/app }"
+           " exit 3")
+    r = boot(tree, "/command/execlineb", "-Pc", cmd)
+    assert r.returncode == 3, r.stdout
+    out = r.stdout.splitlines()
+    assert "cont-init ran" in out and "cont-finish ran" in out and "true" in out, out
+    assert out.index("cont-init ran") < out.index("true") < out.index("cont-finish ran")
+    assert "[cmd] /command/execlineb exited 3" in out, out
+    with open(str(tree / "var/app-log/current")) as f:
+        assert f.read() == "app line\n"
+
+
+def test_init_raises_the_soft_nofile_limit_without_a_shell(tree):
+    code = "print([l.split()[3:5] for l in open('/proc/self/limits') if l.startswith('Max open files')][0])"
+    r = boot(tree, "/%s/bin/python3" % PY, "-IS", "-c", code, prefix=("prlimit", "--nofile=1024:4096"))
+    assert r.returncode == 0, r.stdout
+    assert "['4096', '4096']" in r.stdout, r.stdout
