@@ -55,7 +55,7 @@ select selectmodule.c
 #: -Os and no docstrings: size over a few per cent of speed (the tarball's limit is 3.5 MB)
 CONFIGURE_FLAGS = ("--disable-shared", "--without-ensurepip", "--disable-test-modules",
                    "--without-doc-strings", "--prefix=/package/admin/s6py/python")
-CFLAGS = "-Os"
+CFLAGS = "-O2"
 
 #: configure compares the compiler's target triplet with `$CC --print-multiarch`, which
 #: musl-gcc (a specs wrapper around Debian's gcc) answers with glibc's: answer musl's

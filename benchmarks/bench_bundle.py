@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""The self-contained tarball (build-overlay --bundle), one run, side by side:
+
+    sudo python3 benchmarks/bench_bundle.py [--runs N] [--no-podman]
+
+  * sizes: the bundle as .tar.gz and .tar.xz, the noarch tarball, and the real s6-overlay
+    3.2.3.2 (its two .tar.xz, and the same content as .tar.gz) from the oracles directory;
+  * helper start-up (`with-contenv true`, `s6-echo x`), each a fresh process chroot'ed into
+    a tree: the bundle's static interpreter in a tree holding only the bundle, against the
+    noarch tarball run by Debian's dynamically linked python3 (the e2e bookworm tree,
+    python3-minimal), and against Debian's real s6-echo (s6 package) on the host;
+  * in podman (unless --no-podman): `podman run --rm` of the busybox image with no init
+    (`--entrypoint true`) against the same image plus the bundle running `/init true`.
+Medians of N runs.  Targets (issue 14): bundle <= 3.5 MB as .tar.gz; `/init true` in a
+busybox image <= bare + 40 ms; each helper at least as fast as with Debian's python3.
+"""
+
+import argparse
+import gzip
+import lzma
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests"))
+sys.path.insert(0, os.path.join(REPO, "src"))
+import e2e_support  # noqa: E402
+from s6py.build import overlay  # noqa: E402
+
+ORACLES = os.path.join(os.path.dirname(REPO), "shared", "oracles")
+CHROOT = shutil.which("chroot", path="/usr/sbin:/usr/bin:/sbin:/bin")
+
+
+def extract(tarball, into):
+    with tarfile.open(tarball) as tar:
+        tar.extractall(into)
+
+
+def timed_runs(argv, runs, env):
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        out.append(time.perf_counter() - t0)
+        if r.returncode != 0:
+            raise RuntimeError("%s: %s" % (" ".join(argv), r.stderr.decode(errors="replace")))
+    return statistics.median(out) * 1000
+
+
+def sizes(tmp):
+    gz, xz = os.path.join(tmp, "bundle.tar.gz"), os.path.join(tmp, "bundle.tar.xz")
+    noarch = os.path.join(tmp, "noarch.tar.gz")
+    overlay.build(gz, bundle=True)
+    overlay.build(xz, bundle=True)
+    overlay.build(noarch)
+    rows = [("s6py bundle .tar.gz", os.path.getsize(gz)), ("s6py bundle .tar.xz", os.path.getsize(xz)),
+            ("s6py noarch .tar.gz (needs python3)", os.path.getsize(noarch))]
+    v3 = [os.path.join(ORACLES, n) for n in ("s6-overlay-v3.2.3.2-noarch.tar.xz",
+                                             "s6-overlay-v3.2.3.2-x86_64.tar.xz")]
+    if all(os.path.exists(p) for p in v3):
+        rows.append(("s6-overlay 3.2.3.2 .tar.xz (noarch + x86_64)", sum(os.path.getsize(p) for p in v3)))
+        raw = b"".join(lzma.decompress(open(p, "rb").read()) for p in v3)
+        rows.append(("s6-overlay 3.2.3.2 as .tar.gz (same content)", len(gzip.compress(raw, 9))))
+    return gz, noarch, rows
+
+
+def helper_rows(bundle_gz, noarch_gz, runs, tmp):
+    env = {"PATH": "/command:/usr/bin:/bin"}
+    alone = os.path.join(tmp, "alone")
+    os.makedirs(alone)
+    extract(bundle_gz, alone)
+    debian = os.path.join(tmp, "debian")
+    subprocess.run(["cp", "-a", e2e_support.rootfs("bookworm"), debian], check=True)
+    extract(noarch_gz, debian)
+    rows = []
+    for name, argv in (("with-contenv true", ["/command/with-contenv", "/command/s6-true"]),
+                       ("s6-echo x", ["/command/s6-echo", "x"])):
+        ours = timed_runs([CHROOT, alone] + argv, runs, env)
+        deb = timed_runs([CHROOT, debian] + argv, runs, env)
+        rows.append((name, ours, deb))
+    real = shutil.which("s6-echo", path="/usr/bin:/bin")
+    base = timed_runs([CHROOT, "/", "/bin/true"], runs, env)
+    real_ms = timed_runs([CHROOT, "/", real, "x"], runs, env) if real else None
+    return rows, base, real_ms
+
+
+def podman_rows(runs):
+    why = e2e_support.unavailable()
+    if why or not hasattr(e2e_support, "bundle_image"):
+        return None, why or "no bundle images in tests/e2e_support.py"
+    base = e2e_support.base_image("busybox")
+    img = e2e_support.bundle_image("busybox")
+
+    def run(*args):
+        t0 = time.perf_counter()
+        r = e2e_support.podman("run", "--rm", *args, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr.decode(errors="replace"))
+        return time.perf_counter() - t0
+    bare, init = [], []
+    for _ in range(runs):  # interleaved, so that a noisy moment hits both
+        bare.append(run("--entrypoint", "true", base))
+        init.append(run(img, "true"))
+    return (statistics.median(bare) * 1000, statistics.median(init) * 1000), None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--no-podman", action="store_true")
+    opts = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="s6py-bench-bundle-")
+    try:
+        gz, noarch, size_rows = sizes(tmp)
+        print("| tarball | bytes | MB |\n|---|---:|---:|")
+        for name, n in size_rows:
+            print("| %s | %d | %.2f |" % (name, n, n / 1e6))
+        rows, base, real_ms = helper_rows(gz, noarch, opts.runs, tmp)
+        print("\nhelper start-up, median of %d, chroot included (chroot + /bin/true: %.1f ms)" % (opts.runs, base))
+        print("| helper | bundle (static) ms | Debian python3 ms | ratio |\n|---|---:|---:|---:|")
+        for name, ours, deb in rows:
+            print("| %s | %.1f | %.1f | %.2f |" % (name, ours, deb, ours / deb))
+        if real_ms:
+            print("| real s6-echo (Debian s6) | %.1f | | bundle s6-echo / real: %.1f |"
+                  % (real_ms, rows[1][1] / real_ms))
+        if not opts.no_podman:
+            got, why = podman_rows(max(5, opts.runs // 3))
+            if got is None:
+                print("\npodman rows skipped: %s" % why)
+            else:
+                bare, init = got
+                print("\n| busybox image, podman run --rm | ms |\n|---|---:|")
+                print("| no init (--entrypoint true) | %.0f |\n| bundle /init true | %.0f |" % (bare, init))
+                print("| /init's cost | %+.0f (target <= +40) |" % (init - bare))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
