@@ -217,13 +217,23 @@ def bundle_launcher(version):
 
 
 def bundle_entries(pkg, bundle):
-    """The interpreter, its stdlib zip and licence (s6py.build.bundle)."""
+    """The interpreter, its standard-library bytecode and licence (s6py.build.bundle)."""
     py = pkg + "/python"
-    return [("dir", py, None, 0), ("dir", py + "/bin", None, 0), ("dir", py + "/lib", None, 0),
-            ("dir", py + "/lib/python3.11", None, 0), ("dir", py + "/lib/python3.11/lib-dynload", None, 0),
-            ("file", py + "/bin/python3", bundle.interpreter, 0o755),
-            ("file", py + "/lib/python311.zip", bundle.stdlib_zip, 0o644),
-            ("file", py + "/LICENSE", bundle.licence, 0o644)]
+    lib = py + "/lib/python3.11"
+    out = [("dir", py, None, 0), ("dir", py + "/bin", None, 0), ("dir", py + "/lib", None, 0),
+           ("dir", lib, None, 0), ("dir", lib + "/lib-dynload", None, 0),
+           ("file", py + "/bin/python3", bundle.interpreter, 0o755),
+           ("file", py + "/LICENSE", bundle.licence, 0o644)]
+    dirs = set()
+    for rel, data in sorted(bundle.stdlib.items()):
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            d = "/".join([lib] + parts[:i])
+            if d not in dirs:
+                dirs.add(d)
+                out.append(("dir", d, None, 0))
+        out.append(("file", lib + "/" + rel, data, 0o644))
+    return out
 
 
 def bundle_bytecode(src, bundle):
