@@ -5,6 +5,8 @@
                                   extracted by `tar xzf ... -C /` in a RUN step, ENTRYPOINT /init
     podman("run", "--rm", ...) -> CompletedProcess (runc, cgroupfs and ulimits always given)
     Container(img, args)       -> a detached container: .exec() .top() .logs() .stop() .wait()
+    bundle_image("scratch")    -> "localhost/s6py-e2e-bundle:scratch": the base + the self-contained
+                                  tarball (its own Python) by `ADD ... /`, ENTRYPOINT /init
 
 Root filesystems are built once with debootstrap into .cache/rootfs/NAME (git-ignored) and
 reused by later runs: NAME is a recipe below; a changed recipe rebuilds its tree.  Base images
@@ -38,6 +40,12 @@ RECIPES = {
     "trixie": ("debootstrap", "trixie " + DEBIAN),
     "nginx": ("apt", "bookworm nginx"),
     "busybox": ("busybox", "busybox-static"),
+    # what an Alpine base looks like to a program: busybox and musl's loader, no Python
+    "musl": ("musl", "busybox /usr/lib/x86_64-linux-musl/libc.so"),
+    # debian:bookworm-slim: minbase and nothing more (no python3)
+    "bookworm-slim": ("debootstrap", "bookworm --variant=minbase"),
+    # FROM scratch: nothing at all (the image is the tarball and what the test copies in)
+    "scratch": ("scratch", ""),
 }
 
 
@@ -170,7 +178,28 @@ def _build_tree(name, tmp):
             f.write("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
         with open(os.path.join(tmp, "etc", "group"), "w") as f:
             f.write("root:x:0:\nnogroup:x:65534:\n")
+    elif kind == "musl":
+        base, libc = arg.split()
+        _run(["cp", "-a", rootfs(base), tmp])
+        os.unlink(os.path.join(tmp, ".s6py-recipe"))
+        _musl_loader(tmp, libc)
+    elif kind == "scratch":
+        os.makedirs(tmp)
     _trim(tmp)
+
+
+#: where musl's dynamic loader lives on Alpine (x86_64); libc.musl-x86_64.so.1 is a link to it
+MUSL_LOADER = "/lib/ld-musl-x86_64.so.1"
+
+
+def _musl_loader(tree, libc):
+    """Install the host's musl (libc.so is its loader too: one file) as Alpine has it."""
+    if not os.path.isfile(libc):
+        raise RuntimeError("%s is missing (apt-get install musl)" % libc)
+    os.makedirs(os.path.join(tree, "lib"), exist_ok=True)
+    shutil.copy(libc, tree + MUSL_LOADER)
+    os.chmod(tree + MUSL_LOADER, 0o755)
+    os.symlink(os.path.basename(MUSL_LOADER), os.path.join(tree, "lib", "libc.musl-x86_64.so.1"))
 
 
 def rootfs(name):
@@ -225,6 +254,86 @@ def overlay_tarball():
         overlay.build(path)
         _overlay["tarball"] = path
     return _overlay["tarball"]
+
+
+def bundle_tarball():
+    """The self-contained tarball (`build-overlay --bundle`, its own Python) built from the
+    current sources, once per session; the interpreter's build is cached outside the
+    checkout (s6py.build.bundle), so after a machine's first build this takes seconds."""
+    if "bundle" not in _overlay:
+        from s6py.build import overlay
+        d = tempfile.mkdtemp(prefix="s6py-e2e-bundle-")
+        path = os.path.join(d, BUNDLE_NAME)
+        overlay.build(path, bundle=True)
+        _overlay["bundle"] = path
+    return _overlay["bundle"]
+
+
+def bundle_unavailable():
+    """None when the self-contained tarball can be built here, else why not (a tool its
+    CPython build needs is missing; a failing build is an error, not a reason to skip)."""
+    from s6py.build import bundle
+    try:
+        bundle.check_tools()
+    except bundle.BuildError as e:
+        return str(e)
+    return None
+
+
+BUNDLE_NAME = "s6py-overlay-x86_64.tar.gz"
+
+#: ADD, not COPY + RUN tar: the base may have no tar and no sh (busybox-less, FROM scratch)
+BUNDLE_CONTAINERFILE = """FROM {base}
+ADD {tarball} /
+{copy}ENTRYPOINT ["/init"]
+"""
+
+
+def _tree_hash(tree):
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(tree):
+        dirnames.sort()
+        for f in sorted(filenames):
+            full = os.path.join(dirpath, f)
+            st = os.lstat(full)
+            h.update(("%s\0%o\0" % (os.path.relpath(full, tree), st.st_mode)).encode())
+            if os.path.islink(full):
+                h.update(os.readlink(full).encode())
+            else:
+                with open(full, "rb") as fh:
+                    h.update(fh.read())
+            h.update(b"\0")
+    return h.hexdigest()[:8]
+
+
+def _bundle_base(name):
+    """The FROM of bundle_image(NAME): "scratch" is podman's own empty base (`FROM scratch`,
+    as an image author writes it), any other recipe its imported tree."""
+    return "scratch" if RECIPES[name][0] == "scratch" else base_image(name)
+
+
+def bundle_image(name, files=None):
+    """localhost/s6py-e2e-bundle:NAME: the base image NAME with the self-contained tarball
+    ADDed at / (nothing in the image runs while it is built) and ENTRYPOINT /init.  FILES:
+    a directory whose contents are COPYed to / too (a payload, service trees), modes kept."""
+    key = ("bundle", name, files and _tree_hash(files))
+    if key in _overlay:
+        return _overlay[key]
+    tag = "localhost/s6py-e2e-bundle:" + name + ("-" + key[2] if files else "")
+    ctx = tempfile.mkdtemp(prefix="s6py-e2e-ctx-")
+    shutil.copy(bundle_tarball(), os.path.join(ctx, BUNDLE_NAME))
+    copy = ""
+    if files:
+        shutil.copytree(files, os.path.join(ctx, "root"), symlinks=True)
+        copy = "COPY root/ /\n"
+    with open(os.path.join(ctx, "Containerfile"), "w") as f:
+        f.write(BUNDLE_CONTAINERFILE.format(base=_bundle_base(name), tarball=BUNDLE_NAME, copy=copy))
+    r = podman("build", "-q", "-t", tag, ctx, timeout=600)
+    shutil.rmtree(ctx, ignore_errors=True)
+    if r.returncode != 0:
+        raise RuntimeError("podman build failed:\n%s" % (r.stdout + r.stderr).decode(errors="replace"))
+    _overlay[key] = tag
+    return tag
 
 
 CONTAINERFILE = """FROM {base}
