@@ -97,8 +97,8 @@ def default_cache():
 def _run(argv, log=None, **kw):
     try:
         if log is None:
-            return subprocess.run(argv, check=True, stdout=subprocess.PIPE, universal_newlines=True,
-                                  **kw).stdout
+            return subprocess.run(argv, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  universal_newlines=True, **kw).stdout
         with open(log, "w") as f:
             subprocess.run(argv, check=True, stdout=f, stderr=subprocess.STDOUT, **kw)
     except FileNotFoundError:
