@@ -362,6 +362,20 @@ def _match_seq(expected, observed, what):
     return out
 
 
+#: lines the real v3 prints now and then, in no fixed place: s6-ftrigrd (the helper that
+#: s6-svwait and s6-rc wait through) outliving its client while legacy-services stops.
+#: Seen once in CI (04-user2-and-legacy); dropped from the REFERENCE's observations only
+#: (see without_reference_noise), never from s6py's
+REFERENCE_NOISE = ("s6-ftrigrd: fatal: unable to flush asyncout: Broken pipe",)
+
+
+def without_reference_noise(obs):
+    """OBS (a v3 observation) minus REFERENCE_NOISE lines, and how many were dropped."""
+    lines = obs.get("lines", [])
+    kept = [line for line in lines if line not in REFERENCE_NOISE]
+    return dict(obs, lines=kept), len(lines) - len(kept)
+
+
 def _match_slack(expected, observed, slack, what, slack_of_line=None):
     """Same lines (as a multiset), each at most SLACK places from where it is expected.
 

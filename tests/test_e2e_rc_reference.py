@@ -33,7 +33,8 @@ def observed(ref, name, variant):
 
 @pytest.mark.parametrize("name,variant", CASES, ids=["%s/%s" % c for c in CASES])
 def test_reference_matches_its_documented_observation(ref, name, variant):
-    obs = observed(ref, name, variant)
+    obs, noise = rc.without_reference_noise(observed(ref, name, variant))
+    assert noise <= 1, "v3's known stray line, but %d times" % noise
     exp = rc.expected(name)[variant]
     diffs = rc.differences(exp, obs)
     assert not diffs, "\n".join(diffs) + "\n\nobserved:\n" + rc.dump(obs)

@@ -73,3 +73,10 @@ def _gen(*numbers):
 ])
 def test_check_sink_forgives_only_the_line_in_flight(tmp_path, lines, flag, verdict):
     assert _check_sink(tmp_path, lines, *([flag] if flag else [])) == verdict
+
+
+def test_reference_noise_is_dropped_and_counted():
+    line = rc.REFERENCE_NOISE[0]
+    obs, dropped = rc.without_reference_noise({"lines": ["a", line, "b"], "exit": 0})
+    assert obs == {"lines": ["a", "b"], "exit": 0} and dropped == 1
+    assert rc.without_reference_noise({"lines": ["a"]}) == ({"lines": ["a"]}, 0)
