@@ -246,7 +246,12 @@ _overlay = {}
 
 
 def overlay_tarball():
-    """The tarball built from the current sources, once per session."""
+    """The tarball built from the current sources, once per session.
+
+    S6PY_E2E_OVERLAY=bundle puts the self-contained one in its place, so that the whole e2e
+    set runs with the bundled interpreter in the Debian images (docs/e2e.md)."""
+    if os.environ.get("S6PY_E2E_OVERLAY") == "bundle":
+        return bundle_tarball()
     if "tarball" not in _overlay:
         from s6py.build import overlay
         d = tempfile.mkdtemp(prefix="s6py-e2e-")

@@ -63,10 +63,10 @@ def chroot(root, *argv, env=None, timeout=30):
                           env=env if env is not None else {"PATH": "/command:/usr/bin:/bin"})
 
 
-def boot(root, *cmd, prefix=(), timeout=60):
-    """/init CMD as PID 1 of a new PID namespace, chroot'ed into ROOT."""
+def boot(root, *cmd, prefix=(), timeout=60, init="/init"):
+    """INIT CMD as PID 1 of a new PID namespace, chroot'ed into ROOT."""
     script = ('mount -t tmpfs tmpfs "$1/run" && mount --rbind /dev "$1/dev" && '
-              'root=$1 && shift && exec chroot "$root" /init "$@"')
+              'root=$1 && shift && exec chroot "$root" %s "$@"' % init)
     argv = list(prefix) + ["unshare", "--pid", "--fork", "--mount", "--propagation", "private",
                            "--mount-proc=%s/proc" % root, "sh", "-c", script, "sh", str(root)] + list(cmd)
     return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -99,7 +99,10 @@ def test_layout_launcher_init_and_licence(built):
         launcher = tar.extractfile("./package/admin/s6py-%s/command/s6py" % __version__).read()
         licence = tar.extractfile("./%s/LICENSE" % PY).read()
     assert launcher.startswith(b"#!/%s/bin/python3 -IS\n" % PY.encode())
-    assert members["./init"].issym() and members["./init"].linkname == "package/admin/s6py/command/s6py"
+    with tarfile.open(built[0]) as tar:
+        init = tar.extractfile("./init").read()
+    assert members["./init"].isfile() and members["./init"].mode == 0o755
+    assert init.startswith(b"#!/%s/bin/python3 -IS\n" % PY.encode()) and overlay.BUNDLE_INIT_PRELUDE.encode() in init
     assert members["./%s/lib/python3.11/lib-dynload" % PY].isdir()
     assert b"PYTHON SOFTWARE FOUNDATION LICENSE" in licence
     pyc = [n for n in members if n.endswith(".cpython-311.pyc") and "/lib/s6py/" in n]
@@ -222,3 +225,12 @@ def test_init_raises_the_soft_nofile_limit_without_a_shell(tree):
     r = boot(tree, "/%s/bin/python3" % PY, "-IS", "-c", code, prefix=("prlimit", "--nofile=1024:4096"))
     assert r.returncode == 0, r.stdout
     assert "['4096', '4096']" in r.stdout, r.stdout
+
+
+def test_a_renamed_init_still_boots(tree):
+    """pi-hole's Dockerfile: `mv /init /s6-init`, ENTRYPOINT /s6-init (a link would have
+    become a link named s6-init, which is no command)."""
+    os.rename(str(tree / "init"), str(tree / "s6-init"))
+    r = boot(tree, "/command/s6-echo", "renamed", init="/s6-init")
+    assert r.returncode == 0, r.stdout
+    assert "renamed" in r.stdout.splitlines() and "[cmd] /command/s6-echo exited 0" in r.stdout, r.stdout

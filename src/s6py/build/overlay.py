@@ -216,6 +216,20 @@ def bundle_launcher(version):
     return "#!%s -IS\n" % bundle.launcher_interpreter(version) + LAUNCHER.split("\n", 1)[1]
 
 
+#: what the bundle's /init adds to the launcher: run as `s6py init`, whatever this file's
+#: name (images rename it: pi-hole's `mv /init /s6-init`), from wherever it lies (the
+#: launcher then finds the package at /package/admin/s6py/lib)
+BUNDLE_INIT_PRELUDE = """# s6py's /init (self-contained tarball): the launcher, run as `s6py init`
+import sys
+sys.argv[0:1] = ["/package/admin/s6py/command/s6py", "init"]
+"""
+
+
+def bundle_init(version):
+    """The bundle's /init: a file of its own (not a link, which a rename would break)."""
+    return bundle_launcher(version).replace("\nimport sys\n", "\n" + BUNDLE_INIT_PRELUDE, 1)
+
+
 def bundle_entries(pkg, bundle):
     """The interpreter, its standard-library bytecode and licence (s6py.build.bundle)."""
     py = pkg + "/python"
@@ -255,8 +269,8 @@ def entries(src, version=__version__, with_bytecode=False, bundle=None):
     """The tarball's entries as (kind, name, payload, mode), sorted by name.
 
     BUNDLE (s6py.build.bundle.Bundle): the self-contained tarball, with its interpreter;
-    the launcher's shebang names it, /init is a link to the launcher, and the package
-    carries bytecode compiled by that interpreter.
+    the launcher's shebang names it, /init is the launcher run as `s6py init`, and the
+    package carries bytecode compiled by that interpreter.
     """
     pkg = "package/admin/s6py-" + version
     launcher = LAUNCHER if bundle is None else bundle_launcher(version)
@@ -268,7 +282,7 @@ def entries(src, version=__version__, with_bytecode=False, bundle=None):
     if bundle is None:
         out.append(("file", "init", INIT.encode(), 0o755))
     else:
-        out.append(("symlink", "init", "package/admin/s6py/command/s6py", 0))
+        out.append(("file", "init", bundle_init(version).encode(), 0o755))
         out += bundle_entries(pkg, bundle)
         compiled = bundle_bytecode(src, bundle)
     dirs = set()
