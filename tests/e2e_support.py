@@ -331,14 +331,19 @@ def bundle_image(name, files=None):
     if files:
         shutil.copytree(files, os.path.join(ctx, "root"), symlinks=True)
         copy = "COPY root/ /\n"
+    _build(ctx, BUNDLE_CONTAINERFILE.format(base=_bundle_base(name), tarball=BUNDLE_NAME, copy=copy), tag)
+    _overlay[key] = tag
+    return tag
+
+
+def _build(ctx, containerfile, tag):
+    """`podman build` of CONTAINERFILE in the context directory CTX (removed after) as TAG."""
     with open(os.path.join(ctx, "Containerfile"), "w") as f:
-        f.write(BUNDLE_CONTAINERFILE.format(base=_bundle_base(name), tarball=BUNDLE_NAME, copy=copy))
+        f.write(containerfile)
     r = podman("build", "-q", "-t", tag, ctx, timeout=600)
     shutil.rmtree(ctx, ignore_errors=True)
     if r.returncode != 0:
         raise RuntimeError("podman build failed:\n%s" % (r.stdout + r.stderr).decode(errors="replace"))
-    _overlay[key] = tag
-    return tag
 
 
 CONTAINERFILE = """FROM {base}
@@ -360,12 +365,7 @@ def image(name, extra_run=None):
     ctx = tempfile.mkdtemp(prefix="s6py-e2e-ctx-")
     shutil.copy(overlay_tarball(), os.path.join(ctx, "s6py-overlay.tar.gz"))
     extra = (" && \\\n    " + extra_run) if extra_run else ""
-    with open(os.path.join(ctx, "Containerfile"), "w") as f:
-        f.write(CONTAINERFILE.format(base=base, extra=extra))
-    r = podman("build", "-q", "-t", tag, ctx, timeout=600)
-    shutil.rmtree(ctx, ignore_errors=True)
-    if r.returncode != 0:
-        raise RuntimeError("podman build failed:\n%s" % (r.stdout + r.stderr).decode(errors="replace"))
+    _build(ctx, CONTAINERFILE.format(base=base, extra=extra), tag)
     _overlay[key] = tag
     return tag
 
