@@ -10,6 +10,9 @@
     noarch tarball run by Debian's dynamically linked python3 (the e2e bookworm tree,
     python3-minimal), and, where Debian's s6 package has the command (s6-svok), against
     the real one on the host;
+  * memory (--memory 1,10,50): whole-tree PSS of /init's interpreters with N services each
+    with a logutil-service logger, the bundle's tree against Debian's python3 + the noarch
+    tarball (same /init, forked loggers in both);
   * in podman (unless --no-podman): `podman run --rm` of the busybox image with no init
     (`--entrypoint true`) against the same image plus the bundle running `/init true`.
 Medians of N runs.  Targets (issue 14): bundle <= 3.5 MB as .tar.gz; `/init true` in a
@@ -33,6 +36,10 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 sys.path.insert(0, os.path.join(REPO, "src"))
 import e2e_support  # noqa: E402
 from s6py.build import overlay  # noqa: E402
+
+sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+import bench_memory  # noqa: E402  (its process-tree walk)
+from bench_supervisor import pss_kb  # noqa: E402
 
 ORACLES = os.path.join(os.path.dirname(REPO), "shared", "oracles")
 CHROOT = shutil.which("chroot", path="/usr/sbin:/usr/bin:/sbin:/bin")
@@ -93,6 +100,70 @@ def helper_rows(bundle_gz, noarch_gz, runs, tmp):
     return rows, base
 
 
+def booted_tree_pss(root, n, settle=1.5):
+    """MB of PSS of /init's interpreters (PID 1 and every forked logger) with N services,
+    each with `logutil-service` as its log/run (execline: the bundle's tree has no sh),
+    /init as PID 1 of a new PID namespace chroot'ed into ROOT.  The services' payload (a
+    static busybox sleep) is left out, as in bench_memory."""
+    os.makedirs(os.path.join(root, "var/log"), exist_ok=True)
+    os.chmod(os.path.join(root, "var/log"), 0o1777)
+    busybox = shutil.which("busybox", path="/usr/bin:/bin")
+    os.makedirs(os.path.join(root, "usr/local/bin"), exist_ok=True)
+    shutil.copy(busybox, os.path.join(root, "usr/local/bin/busybox"))
+    for f, text in (("etc/passwd", "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n"),
+                    ("etc/group", "root:x:0:\nnogroup:x:65534:\n")):
+        if not os.path.exists(os.path.join(root, f)):
+            with open(os.path.join(root, f), "w") as fh:
+                fh.write(text)
+    for i in range(n):
+        d = os.path.join(root, "etc/services.d/s%d" % i)
+        os.makedirs(os.path.join(d, "log"))
+        for rel, text in (("run", "#!/command/execlineb -P\nforeground { s6-echo up }\n"
+                                  "/usr/local/bin/busybox sleep 100000\n"),
+                          ("log/run", "#!/command/execlineb -P\nlogutil-service /var/log/s%d\n" % i)):
+            with open(os.path.join(d, rel), "w") as fh:
+                fh.write(text)
+            os.chmod(os.path.join(d, rel), 0o755)
+    for d in ("proc", "run", "dev"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    script = ('mount -t tmpfs tmpfs "$1/run" && mount --rbind /dev "$1/dev" && '
+              'exec chroot "$1" /init')
+    p = subprocess.Popen(["unshare", "--pid", "--fork", "--mount", "--propagation", "private",
+                          "--mount-proc=%s/proc" % root, "sh", "-c", script, "sh", root],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60 + n
+        logs = [os.path.join(root, "var/log/s%d/current" % i) for i in range(n)]
+        while time.monotonic() < deadline:
+            if all(os.path.exists(f) and os.path.getsize(f) for f in logs):
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("the tree in %s did not come up" % root)
+        time.sleep(settle)
+        pid1 = bench_memory.children(p.pid)[0]
+        procs = bench_memory.tree(pid1)
+        ours = [pid for pid, exe in procs.items() if exe == procs[pid1]]
+        return sum(pss_kb(pid) for pid in ours) / 1024.0, len(ours)
+    finally:
+        for child in bench_memory.children(p.pid):
+            os.kill(child, 15)
+        p.wait(60)
+
+
+def memory_rows(bundle_gz, noarch_gz, sizes, tmp):
+    rows = []
+    for n in sizes:
+        alone = os.path.join(tmp, "mem-alone-%d" % n)
+        os.makedirs(alone)
+        extract(bundle_gz, alone)
+        debian = os.path.join(tmp, "mem-debian-%d" % n)
+        subprocess.run(["cp", "-a", e2e_support.rootfs("bookworm"), debian], check=True)
+        extract(noarch_gz, debian)
+        rows.append((n, booted_tree_pss(alone, n), booted_tree_pss(debian, n)))
+    return rows
+
+
 def podman_rows(runs):
     why = e2e_support.unavailable()
     if why or not hasattr(e2e_support, "bundle_image"):
@@ -117,6 +188,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--no-podman", action="store_true")
+    ap.add_argument("--memory", default="1,10,50", help="sizes of the memory rows ('' for none)")
     opts = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="s6py-bench-bundle-")
     try:
@@ -132,6 +204,13 @@ def main():
             print("| %s | %.1f | %.1f | %.2f | %s | %s |" % (
                 name, ours, deb, ours / deb, "%.1f" % real_ms if real_ms else "",
                 "%.1f" % (ours / real_ms) if real_ms else ""))
+        mem = memory_rows(gz, noarch, [int(x) for x in opts.memory.split(",") if x], tmp)
+        if mem:
+            print("\nwhole-tree PSS of /init's interpreters, N services each with a logutil-service logger")
+            print("| N | bundle (static, musl) MB | processes | Debian python3 + noarch MB | processes | ratio |")
+            print("|---:|---:|---:|---:|---:|---:|")
+            for n, (ours, count), (deb, dcount) in mem:
+                print("| %d | %.1f | %d | %.1f | %d | %.2f |" % (n, ours, count, deb, dcount, ours / deb))
         if not opts.no_podman:
             got, why = podman_rows(max(5, opts.runs // 3))
             if got is None:
