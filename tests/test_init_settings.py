@@ -128,3 +128,15 @@ def test_paths_live_under_the_root_prefix():
     assert p.user_dir("services.d", "dev") == "/tmp/c/etc/cont-profile.d/dev/services.d"
     assert Paths.from_environ({"S6PY_ROOT": "/tmp/c"}) == p
     assert Paths.from_environ({}) == Paths()
+
+
+@pytest.mark.parametrize("value,legacy,rc,problems", [
+    (None, 5000, 0, 0),          # unset: services.d's wait 5 s (v1/v2), s6-rc's none (v3)
+    ("1500", 1500, 1500, 0),     # set: both
+    ("0", 0, 0, 0),
+    ("soon", 5000, 0, 1),        # bad: each its default, and one line, not two
+])
+def test_wait_maxtime_is_read_once_for_both_waits(value, legacy, rc, problems):
+    env = {} if value is None else {"S6_CMD_WAIT_FOR_SERVICES_MAXTIME": value}
+    s = Settings.from_environ(env)
+    assert (s.cmd_wait_for_services_maxtime, s.rc_wait_maxtime, len(s.problems)) == (legacy, rc, problems)

@@ -52,12 +52,10 @@ class _Reader:
         return value
 
     def bad(self, name, value, expected, default):
-        """DEFAULT, and one line saying so (none when EXPECTED is None: the same variable
-        is read again for another meaning and was reported the first time)."""
-        if expected is not None:
-            self.problems.append(
-                "%s=%r is not %s: using the default, %s" % (name, value, expected, default)
-            )
+        """DEFAULT, and one line saying so."""
+        self.problems.append(
+            "%s=%r is not %s: using the default, %s" % (name, value, expected, default)
+        )
         return default
 
     def _number(self, name):
@@ -76,6 +74,17 @@ class _Reader:
         if number is not None and number >= minimum:
             return number
         return self.bad(name, value, expected, default)
+
+    def integers(self, name, defaults, expected="a number"):
+        """NAME read once for two meanings with defaults of their own (DEFAULTS, a pair):
+        its value for both when it is good, else each its default (one line when bad)."""
+        value, number = self._number(name)
+        if value is None:
+            return defaults
+        if number is not None:
+            return number, number
+        self.bad(name, value, expected, defaults[0])
+        return defaults
 
     def flag(self, name, default=False):
         """s6-overlay tests `0$VAR -ne 0`: any non-zero integer is true.  Words are accepted too."""
@@ -199,6 +208,10 @@ class Settings(_Frozen):
         r = _Reader(os.environ if environ is None else environ)
         logging_script = r.string("S6_LOGGING_SCRIPT")
         hook = r.string("S6_STAGE2_HOOK")
+        # S6_CMD_WAIT_FOR_SERVICES_MAXTIME: services.d's wait (v1/v2 default 5000) and, in
+        # an s6-rc image, s6-rc's (v3 default 0, no limit)
+        wait_maxtime, rc_wait_maxtime = r.integers("S6_CMD_WAIT_FOR_SERVICES_MAXTIME", (5000, 0),
+                                                   expected="a time in ms")
         wait_fd = r.integer("S6_WAIT_FOR_CLOSING_FD", 0, expected="a file descriptor number")
         if wait_fd > MAX_FD:
             wait_fd = r.bad("S6_WAIT_FOR_CLOSING_FD", str(wait_fd), "a file descriptor number", 0)
@@ -218,11 +231,8 @@ class Settings(_Frozen):
             services_readytime=r.integer("S6_SERVICES_READYTIME", 50, expected="a time in ms"),
             cmd_arg0=split_arg0(r.string("S6_CMD_ARG0")),
             cmd_wait_for_services=r.flag("S6_CMD_WAIT_FOR_SERVICES"),
-            cmd_wait_for_services_maxtime=r.integer(
-                "S6_CMD_WAIT_FOR_SERVICES_MAXTIME", 5000, expected="a time in ms"
-            ),
-            # an s6-rc image: v3's default is 0, no limit
-            rc_wait_maxtime=r.integer("S6_CMD_WAIT_FOR_SERVICES_MAXTIME", 0, expected=None),
+            cmd_wait_for_services_maxtime=wait_maxtime,
+            rc_wait_maxtime=rc_wait_maxtime,
             cmd_use_terminal=r.flag("S6_CMD_USE_TERMINAL"),
             cmd_receive_signals=r.flag("S6_CMD_RECEIVE_SIGNALS"),
             fix_attrs_hidden=r.flag("S6_FIX_ATTRS_HIDDEN"),
