@@ -31,12 +31,17 @@ only (it is left out of the tarball), so it may use subprocess.
 import ast
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 
 SUITE = "bookworm"
-SOURCE_PACKAGE = "python3.11"
 PY_VERSION = "3.11"
+SOURCE_PACKAGE = "python" + PY_VERSION
+#: where the standard-library bytecode goes, under the interpreter's prefix
+STDLIB_DIR = "lib/python" + PY_VERSION
+#: the interpreter's sys.implementation.cache_tag: the name of s6py's .pyc files
+CACHE_TAG = "cpython-" + PY_VERSION.replace(".", "")
 ARCHIVES = (("http://deb.debian.org/debian", SUITE), ("http://deb.debian.org/debian", SUITE + "-updates"),
             ("http://deb.debian.org/debian-security", SUITE + "-security"))
 
@@ -110,15 +115,10 @@ def _run(argv, log=None, **kw):
 
 
 def check_tools():
-    missing = [pkg for tool, pkg in TOOLS if not _on_path(tool)]
+    missing = [pkg for tool, pkg in TOOLS if shutil.which(tool) is None]
     if missing:
         raise BuildError("the bundle build needs: %s (apt-get install %s)"
                          % (", ".join(missing), " ".join(missing)))
-
-
-def _on_path(tool):
-    return any(os.access(os.path.join(d, tool), os.X_OK)
-               for d in os.environ.get("PATH", "/usr/bin:/bin").split(":") if d)
 
 
 # ---------------------------------------------------------------------------------- source
@@ -377,40 +377,37 @@ _COMPILE = r"""
 import json, os, py_compile, sys
 out = sys.argv[1]
 for src, arcname in json.load(sys.stdin):
+    os.makedirs(os.path.join(out, os.path.dirname(arcname)), exist_ok=True)
     py_compile.compile(src, cfile=os.path.join(out, arcname), dfile=arcname, doraise=True,
                        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
 """
 
 
-def compile_with(python, pairs, outdir):
+def compile_with(python, pairs):
     """Compile [(source path, relative .pyc name)] with PYTHON (the built interpreter,
     running from its build dir, so its own Lib): the bytes of each, by name."""
     import json
+    import tempfile
 
-    proc = subprocess.run([python, "-I", "-S", "-c", _COMPILE, outdir], input=json.dumps(pairs),
-                          universal_newlines=True, stderr=subprocess.PIPE)
-    if proc.returncode:
-        raise BuildError("compiling with %s failed: %s" % (python, proc.stderr.strip().splitlines()[-1:]))
-    out = {}
-    for _, name in pairs:
-        with open(os.path.join(outdir, name), "rb") as f:
-            out[name] = f.read()
+    with tempfile.TemporaryDirectory() as outdir:
+        proc = subprocess.run([python, "-I", "-S", "-c", _COMPILE, outdir], input=json.dumps(pairs),
+                              universal_newlines=True, stderr=subprocess.PIPE)
+        if proc.returncode:
+            raise BuildError("compiling with %s failed: %s"
+                             % (python, proc.stderr.strip().splitlines()[-1:]))
+        out = {}
+        for _, name in pairs:
+            with open(os.path.join(outdir, name), "rb") as f:
+                out[name] = f.read()
     return out
 
 
 def stdlib_bytecode(python, modules):
-    """{name under lib/python3.11/: .pyc bytes} of MODULES ({name: path}), sourceless: the
+    """{name under STDLIB_DIR: .pyc bytes} of MODULES ({name: path}), sourceless: the
     importer takes `re/__init__.pyc` or `enum.pyc` where no .py is beside it."""
-    import tempfile
-
-    pairs = []
-    for name, path in sorted(modules.items()):
-        rel = name.replace(".", "/") + ("/__init__.pyc" if path.endswith("__init__.py") else ".pyc")
-        pairs.append((path, rel))
-    with tempfile.TemporaryDirectory() as tmp:
-        for _, rel in pairs:
-            os.makedirs(os.path.join(tmp, os.path.dirname(rel)), exist_ok=True)
-        return compile_with(python, pairs, tmp)
+    return compile_with(python, [
+        (path, name.replace(".", "/") + ("/__init__.pyc" if path.endswith("__init__.py") else ".pyc"))
+        for name, path in sorted(modules.items())])
 
 
 # --------------------------------------------------------------------------------- bundle
@@ -418,16 +415,15 @@ def stdlib_bytecode(python, modules):
 class Bundle:
     """What build-overlay --bundle adds to the overlay, ready to be written."""
 
-    def __init__(self, interpreter, stdlib, licence, source_version, python, modules):
+    def __init__(self, interpreter, stdlib, licence, python):
         self.interpreter = interpreter      # bytes of the stripped static binary
-        self.stdlib = stdlib                # {name under lib/python3.11/: .pyc bytes}
+        self.stdlib = stdlib                # {name under STDLIB_DIR: .pyc bytes}
         self.licence = licence              # bytes of CPython's LICENSE
-        self.source_version = source_version
         self.python = python                # the built interpreter (path), to compile s6py with
-        self.modules = modules              # the standard-library modules shipped
 
-    def compile_package(self, pairs, outdir):
-        return compile_with(self.python, pairs, outdir)
+    def compile(self, pairs):
+        """compile_with this bundle's interpreter."""
+        return compile_with(self.python, pairs)
 
 
 def launcher_interpreter(version):
@@ -435,9 +431,9 @@ def launcher_interpreter(version):
     return "/package/admin/s6py-%s/python/bin/python3" % version
 
 
-def prepare(src, mtime, cache=None, say=None):
+def prepare(src, cache=None, say=None):
     """Build (or take from CACHE) the interpreter and the stdlib bytecode for the package at
-    SRC (its own directory).  MTIME is unused: every file's date is the tarball's."""
+    SRC (its own directory)."""
     cache = cache or default_cache()
     say = say or (lambda line: sys.stderr.write("build-overlay: info: %s\n" % line))
     check_tools()
@@ -452,5 +448,4 @@ def prepare(src, mtime, cache=None, say=None):
         interpreter = f.read()
     with open(os.path.join(tree, "LICENSE"), "rb") as f:
         licence = f.read()
-    return Bundle(interpreter, stdlib_bytecode(python, modules), licence,
-                  os.path.basename(tree), python, sorted(modules))
+    return Bundle(interpreter, stdlib_bytecode(python, modules), licence, python)

@@ -203,9 +203,13 @@ def bytecode(full, rel):
                            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
         with open(cfile, "rb") as f:
             data = f.read()
+    return pyc_name(rel, sys.implementation.cache_tag), data
+
+
+def pyc_name(rel, cache_tag):
+    """Where the importer looks for REL's bytecode: DIR/__pycache__/NAME.TAG.pyc."""
     head, tail = os.path.split(rel)
-    name = "%s.%s.pyc" % (tail[:-3], sys.implementation.cache_tag)
-    return os.path.join(head, "__pycache__", name), data
+    return os.path.join(head, "__pycache__", "%s.%s.pyc" % (tail[:-3], cache_tag))
 
 
 def bundle_launcher(version):
@@ -232,8 +236,10 @@ def bundle_init(version):
 
 def bundle_entries(pkg, bundle):
     """The interpreter, its standard-library bytecode and licence (s6py.build.bundle)."""
+    from s6py.build.bundle import STDLIB_DIR
+
     py = pkg + "/python"
-    lib = py + "/lib/python3.11"
+    lib = py + "/" + STDLIB_DIR
     out = [("dir", py, None, 0), ("dir", py + "/bin", None, 0), ("dir", py + "/lib", None, 0),
            ("dir", lib, None, 0), ("dir", lib + "/lib-dynload", None, 0),
            ("file", py + "/bin/python3", bundle.interpreter, 0o755),
@@ -251,18 +257,15 @@ def bundle_entries(pkg, bundle):
 
 
 def bundle_bytecode(src, bundle):
-    """{tarball name under lib/: .pyc bytes} of every package file, compiled by the
-    bundled interpreter itself (its cache tag, its magic number)."""
-    import tempfile
+    """{package file (as package_files names it): (.pyc path under lib/, bytes)} of every
+    package file, compiled by the bundled interpreter itself (its cache tag and magic
+    number), in one run of it; what bytecode() gives for the noarch tarball."""
+    from s6py.build.bundle import CACHE_TAG
 
-    pairs = []
-    for rel, full in package_files(src):
-        head, tail = os.path.split(os.path.join("s6py", rel))
-        pairs.append((full, os.path.join(head, "__pycache__", tail[:-3] + ".cpython-311.pyc")))
-    with tempfile.TemporaryDirectory() as tmp:
-        for _, name in pairs:
-            os.makedirs(os.path.join(tmp, os.path.dirname(name)), exist_ok=True)
-        return bundle.compile_package(pairs, tmp)
+    files = package_files(src)
+    names = {rel: pyc_name(os.path.join("s6py", rel), CACHE_TAG) for rel, _ in files}
+    compiled = bundle.compile([(full, names[rel]) for rel, full in files])
+    return {rel: (name, compiled[name]) for rel, name in names.items()}
 
 
 def entries(src, version=__version__, with_bytecode=False, bundle=None):
@@ -296,9 +299,7 @@ def entries(src, version=__version__, with_bytecode=False, bundle=None):
         with open(full, "rb") as f:
             out.append(("file", "/".join([pkg, "lib", "s6py"] + parts), f.read(), 0o644))
         if bundle is not None:
-            head, tail = os.path.split(os.path.join("s6py", rel))
-            pyc_rel = os.path.join(head, "__pycache__", tail[:-3] + ".cpython-311.pyc")
-            data = compiled[pyc_rel]
+            pyc_rel, data = compiled[rel]
         elif with_bytecode:
             pyc_rel, data = bytecode(full, os.path.join("s6py", rel))
         if bundle is not None or with_bytecode:
@@ -330,7 +331,7 @@ def build(output, src=None, mtime=None, with_bytecode=False, bundle=False, cache
     if bundle:
         from s6py.build import bundle as bundle_build
 
-        prepared = bundle_build.prepare(src, mtime, cache=cache)
+        prepared = bundle_build.prepare(src, cache=cache)
     raw = io.BytesIO()
     tar = _Tar(raw, mtime)
     for kind, name, payload, mode in entries(src, with_bytecode=with_bytecode, bundle=prepared):
@@ -366,6 +367,8 @@ USAGE = "usage: s6py build-overlay [--bytecode | --bundle [--cache DIR]] --outpu
 
 
 def main(argv):
+    from s6py.build.bundle import BuildError
+
     args = argv[1:]
     output = None
     with_bytecode = bundle = False
@@ -396,11 +399,7 @@ def main(argv):
     except OSError as e:
         sys.stderr.write("build-overlay: fatal: unable to write %s: %s\n" % (output, e.strerror or e))
         return 111
-    except Exception as e:  # the bundle's build: one line, not a traceback
-        from s6py.build.bundle import BuildError
-
-        if not isinstance(e, BuildError):
-            raise
+    except BuildError as e:  # the bundle's build: one line, not a traceback
         sys.stderr.write("build-overlay: fatal: %s\n" % e)
         return 111
     sys.stdout.write("%s: %d bytes\n" % (output, size))
