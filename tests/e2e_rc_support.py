@@ -141,20 +141,6 @@ def s6py_image():
     return e2e_support.image("bookworm")
 
 
-def _tree_hash(h, root):
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for n in sorted(dirnames + filenames):
-            p = os.path.join(dirpath, n)
-            st = os.lstat(p)
-            h.update(("%s\0%o\0" % (os.path.relpath(p, root), st.st_mode)).encode())
-            if os.path.islink(p):
-                h.update(os.readlink(p).encode())
-            elif os.path.isfile(p):
-                with open(p, "rb") as f:
-                    h.update(f.read())
-
-
 def _image_id(tag):
     r = podman("image", "inspect", "-f", "{{.Id}}", tag)
     if r.returncode != 0:
@@ -172,7 +158,7 @@ def scenario_image(base, name):
         return _built[key]
     h = hashlib.sha256(_image_id(base).encode())
     for src in (COMMON, os.path.join(SCENARIOS, name)):
-        _tree_hash(h, os.path.join(src, "root"))
+        e2e_support.hash_tree(h, os.path.join(src, "root"))
     tag = "localhost/s6py-rc:%s-%s" % (re.sub(r"[^a-z0-9.-]", "-", name.lower()), h.hexdigest()[:12])
     with e2e_support._Lock("rc-image"):
         if podman("image", "exists", tag).returncode != 0:

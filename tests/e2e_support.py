@@ -294,20 +294,25 @@ ADD {tarball} /
 """
 
 
+def hash_tree(h, root):
+    """Feed ROOT's paths, modes, link targets and file contents, in a fixed order, into the
+    hash object H (an image built from a tree is reused while the tree is unchanged)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for n in sorted(dirnames + filenames):
+            p = os.path.join(dirpath, n)
+            st = os.lstat(p)
+            h.update(("%s\0%o\0" % (os.path.relpath(p, root), st.st_mode)).encode())
+            if os.path.islink(p):
+                h.update(os.readlink(p).encode())
+            elif os.path.isfile(p):
+                with open(p, "rb") as f:
+                    h.update(f.read())
+
+
 def _tree_hash(tree):
     h = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(tree):
-        dirnames.sort()
-        for f in sorted(filenames):
-            full = os.path.join(dirpath, f)
-            st = os.lstat(full)
-            h.update(("%s\0%o\0" % (os.path.relpath(full, tree), st.st_mode)).encode())
-            if os.path.islink(full):
-                h.update(os.readlink(full).encode())
-            else:
-                with open(full, "rb") as fh:
-                    h.update(fh.read())
-            h.update(b"\0")
+    hash_tree(h, tree)
     return h.hexdigest()[:8]
 
 
