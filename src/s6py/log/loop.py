@@ -52,7 +52,13 @@ def _watch(want, watched, add, remove, fd, callback):
 
 class Logger:
     def __init__(self, elements, logdirs, reporter, linelimit=8192, block=False,
-                 protect=False, lastline_ms=2000, notif=None):
+                 protect=False, lastline_ms=2000, notif=None, stdin=0, stdout=1):
+        self.stdin = stdin         # the fd read (0 when alone; another one in a log host)
+        self.stdout = stdout       # the fd of `1` actions; alerts go to the reporter's fd
+        self.loop = None           # the engine.loop.Loop it is attached to
+        self.paused = False        # SIGSTOP'd in a log host: no reading, no writing
+        self._stdin_watched = False
+        self._stdout_watched = False
         self.elements = elements
         self.logdirs = logdirs
         self.report = reporter
@@ -165,7 +171,7 @@ class Logger:
             else:
                 out.append(head + line + b"\n")
         try:
-            write_all(2, b"".join(out))
+            write_all(self.report.fd, b"".join(out))
         except OSError:
             pass
 
@@ -234,7 +240,7 @@ class Logger:
     def read_stdin(self):
         size = 1 if self.last_line_mode else BLOCK
         try:
-            data = os.read(0, size)
+            data = os.read(self.stdin, size)
         except BlockingIOError:
             return
         except OSError as e:
@@ -283,7 +289,7 @@ class Logger:
         if not self.stdout_buf:
             return
         try:
-            n = os.write(1, self.stdout_buf)
+            n = os.write(self.stdout, self.stdout_buf)
         except BlockingIOError:
             return
         except OSError as e:
@@ -291,7 +297,7 @@ class Logger:
             self.stdout_ok = False
             self.stdout_buf = bytearray()
             try:
-                os.close(1)
+                os.close(self.stdout)
             except OSError:
                 pass
             return
@@ -313,18 +319,15 @@ class Logger:
             times.append(self.last_line_deadline)
         return min(times) if times else None
 
-    # --- the loop ------------------------------------------------------------------------------
+    # --- on a loop: alone (run), or beside other loggers in a log host (log.host) ---------
 
-    def run(self):
-        loop = Loop({signal.SIGTERM: self.on_signal, signal.SIGHUP: self.on_signal,
-                     signal.SIGALRM: self.on_signal},
-                    prog="s6-log", carry_on=False, own_dispositions=False)
-        loop.on_orphan = self.reaped
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-        os.set_blocking(0, False)
+    def attach(self, loop):
+        """Start on LOOP: non-blocking stdin (and stdout for `1`), the -d notification."""
+        self.loop = loop
+        os.set_blocking(self.stdin, False)
         if self.stdout_ok:
             try:
-                os.set_blocking(1, False)
+                os.set_blocking(self.stdout, False)
             except OSError:
                 pass
         if self.notif is not None:
@@ -333,29 +336,61 @@ class Logger:
                 os.close(self.notif)
             except OSError:
                 pass
-        stdin_registered = False
-        stdout_registered = False
-        while True:
-            busy = self.busy()
-            want_in = self.reading and not (self.block and busy)
-            stdin_registered = _watch(want_in, stdin_registered, loop.add_reader,
-                                      loop.remove_reader, 0, self.stdin_readable)
-            want_out = bool(self.stdout_buf) and self.stdout_ok
-            stdout_registered = _watch(want_out, stdout_registered, loop.add_writer,
-                                       loop.remove_writer, 1, self.flush_stdout)
-            if not self.reading and not busy:
-                break
+            self.notif = None
+
+    def update(self):
+        """Watch stdin and stdout as the state wants them; False once the logger is done
+        (stdin ended and everything written: finalize comes next)."""
+        busy = self.busy()
+        want_in = self.reading and not self.paused and not (self.block and busy)
+        loop = self.loop
+        self._stdin_watched = _watch(want_in, self._stdin_watched, loop.add_reader,
+                                     loop.remove_reader, self.stdin, self.stdin_readable)
+        want_out = bool(self.stdout_buf) and self.stdout_ok and not self.paused
+        self._stdout_watched = _watch(want_out, self._stdout_watched, loop.add_writer,
+                                      loop.remove_writer, self.stdout, self.flush_stdout)
+        return self.reading or busy
+
+    def after_events(self):
+        """After each turn of the loop: the last-line deadline, then the flushes."""
+        if self.paused:
+            return
+        if (self.last_line_deadline is not None and self.reading
+                and time.monotonic() >= self.last_line_deadline):
+            self.end_of_input()
+        self.flush_logdirs()
+        if self.stdout_buf and self.stdout_ok:
+            self.flush_stdout()
+
+    def detach(self):
+        """Stop watching this logger's fds (it is done, or dropped)."""
+        loop = self.loop
+        if loop is None:
+            return
+        self._stdin_watched = _watch(False, self._stdin_watched, loop.add_reader,
+                                     loop.remove_reader, self.stdin, self.stdin_readable)
+        self._stdout_watched = _watch(False, self._stdout_watched, loop.add_writer,
+                                      loop.remove_writer, self.stdout, self.flush_stdout)
+        self.loop = None
+
+    def run(self):
+        """s6-log alone in its process: its own loop until stdin ends, then finalize."""
+        loop = Loop({signal.SIGTERM: self.on_signal, signal.SIGHUP: self.on_signal,
+                     signal.SIGALRM: self.on_signal},
+                    prog="s6-log", carry_on=False, own_dispositions=False)
+        loop.on_orphan = self.reaped
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        self.attach(loop)
+        while self.update():
             deadline = self.next_deadline()
             loop.run_once(None if deadline is None else max(0.0, deadline - time.monotonic()))
-            if (self.last_line_deadline is not None and self.reading
-                    and time.monotonic() >= self.last_line_deadline):
-                self.end_of_input()
-            self.flush_logdirs()
-            if self.stdout_buf and self.stdout_ok:
-                self.flush_stdout()
-        if stdin_registered:
-            loop.remove_reader(0)
-        self.finalize()
+            self.after_events()
+        self.detach()
+        while True:
+            retry_at = self.finalize_step()
+            if retry_at is None:
+                break
+            time.sleep(max(retry_at - time.monotonic(), 0.0))
         loop.close()
         return 0
 
@@ -363,11 +398,10 @@ class Logger:
         if self.reading:
             self.read_stdin()
 
-    def finalize(self):
-        """fsync and mark every `current` as finished, retrying failures after the cooldown."""
-        while True:
-            left = [ld for ld in self.logdirs if not ld.finalize()]
-            if not left:
-                return
-            wait = min(ld.deadline for ld in left) - time.monotonic()
-            time.sleep(max(wait, 0.0))
+    def finalize_step(self):
+        """fsync and mark every `current` as finished; None when done, else the monotonic
+        time to try again (a failed step waits for the logdir's cooldown)."""
+        left = [ld for ld in self.logdirs if not ld.finalize()]
+        if not left:
+            return None
+        return min(ld.deadline for ld in left)
