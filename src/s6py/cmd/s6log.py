@@ -24,19 +24,25 @@ def _uint(text):
     return int(text)
 
 
-def _notification_fd(value):
+def _notification_fd(value, fd_of):
     fd = _uint(value)
     if fd < 3:
         raise Fatal(100, "notification fd must be 3 or more")
     try:
-        fcntl.fcntl(fd, fcntl.F_GETFD)
+        fcntl.fcntl(fd_of(fd), fcntl.F_GETFD)
     except OSError as e:
         raise Fatal(100, "invalid notification fd: " + os.strerror(e.errno))
+    return fd_of(fd)
+
+
+def _same_fd(fd):
     return fd
 
 
-def parse_options(argv):
-    """skalibs-style getopt on "qvbpl:d:t:": returns (options dict, script argv)."""
+def parse_options(argv, fd_of=_same_fd):
+    """skalibs-style getopt on "qvbpl:d:t:": returns (options dict, script argv).  FD_OF
+    maps the logger's fd numbers (-d) to this process's (a log host holds them elsewhere;
+    an unknown one is -1)."""
     opts = {"verbosity": 1, "block": False, "protect": False, "linelimit": 8192,
             "notif": None, "lastline": 2000}
     found, i, problem = find_options(argv, "qvbpl:d:t:")
@@ -46,7 +52,7 @@ def parse_options(argv):
         elif c == "t":
             opts["lastline"] = _uint(value)
         elif c == "d":
-            opts["notif"] = _notification_fd(value)
+            opts["notif"] = _notification_fd(value, fd_of)
         elif c == "q":
             opts["verbosity"] = max(0, opts["verbosity"] - 1)
         elif c == "v":
@@ -60,41 +66,56 @@ def parse_options(argv):
     return opts, argv[i:]
 
 
+def build(argv, reporter, stdin=0, stdout=1, fd_of=_same_fd, path=None):
+    """s6-log ARGV up to its loop: the options, the script checked and parsed, every
+    logdir opened (in script order) and the Logger made on fds STDIN and STDOUT.  Raises
+    Usage, or Fatal with s6-log's message and exit code.  PATH (default $PATH) is where
+    `!` processors find execlineb."""
+    try:
+        opts, directives = parse_options(argv, fd_of)
+    except Usage:
+        directives = None
+    if not directives:
+        raise Usage()
+    reporter.verbosity = opts["verbosity"]
+    linelimit = opts["linelimit"]
+    if linelimit and linelimit < LINELIMIT_MIN:
+        linelimit = LINELIMIT_MIN
+    logdirs = []
+
+    def open_logdir(settings):
+        ld = logdir.Logdir(settings, reporter)
+        ld.open()
+        logdirs.append(ld)
+        return ld
+
+    def processor_shell(kind):
+        return logdir.processor_shell(kind, path)
+
+    try:
+        script.check(directives, reporter.warn)
+        elements = script.parse(directives, open_logdir, processor_shell)
+    except script.ScriptError as e:
+        raise Fatal(100, str(e)) from None
+    return loop.Logger(elements, logdirs, reporter, linelimit=linelimit,
+                       block=opts["block"], protect=opts["protect"],
+                       lastline_ms=opts["lastline"], notif=opts["notif"], stdin=stdin,
+                       stdout=stdout)
+
+
 def main(argv):
     reporter = Reporter(PROG)
     try:
-        try:
-            opts, directives = parse_options(argv)
-        except Usage:
-            directives = None
-        if not directives:
-            reporter.kind(reporter.ERROR, "usage", USAGE)
-            return 100
-        reporter.verbosity = opts["verbosity"]
-        linelimit = opts["linelimit"]
-        if linelimit and linelimit < LINELIMIT_MIN:
-            linelimit = LINELIMIT_MIN
         for fd in (0, 1, 2):
             try:
                 os.fstat(fd)
             except OSError:
                 os.open(os.devnull, os.O_RDWR)
-        logdirs = []
-
-        def open_logdir(settings):
-            ld = logdir.Logdir(settings, reporter)
-            ld.open()
-            logdirs.append(ld)
-            return ld
-
         try:
-            script.check(directives, reporter.warn)
-            elements = script.parse(directives, open_logdir, logdir.processor_shell)
-        except script.ScriptError as e:
-            raise Fatal(100, str(e)) from None
-        logger = loop.Logger(elements, logdirs, reporter, linelimit=linelimit,
-                             block=opts["block"], protect=opts["protect"],
-                             lastline_ms=opts["lastline"], notif=opts["notif"])
+            logger = build(argv, reporter)
+        except Usage:
+            reporter.kind(reporter.ERROR, "usage", USAGE)
+            return 100
         return logger.run()
     except Fatal as e:
         reporter.fatal(e.message)

@@ -70,16 +70,19 @@ def _is_archive(name):
     return all(c in "0123456789abcdefABCDEF" for c in name[1:25])
 
 
-def processor_shell(kind):
-    """argv prefix for a `!` (execlineb -Pc) or `?` (/bin/sh -c) processor."""
+def processor_shell(kind, path=None):
+    """argv prefix for a `!` (execlineb -Pc) or `?` (/bin/sh -c) processor; execlineb is
+    looked up along PATH (default: $PATH)."""
     if kind == "?":
         return ["/bin/sh", "-c"]
-    return [_find_in_path("execlineb") or "/usr/lib/execline/bin/execlineb", "-Pc"]
+    return [_find_in_path("execlineb", path) or "/usr/lib/execline/bin/execlineb", "-Pc"]
 
 
-def _find_in_path(name):
+def _find_in_path(name, path=None):
     """PATH lookup without shutil: python3-minimal images do not ship shutil."""
-    return find_executable(name, os.environ.get("PATH", DEFAULT_PATH))[0]
+    if path is None:
+        path = os.environ.get("PATH", DEFAULT_PATH)
+    return find_executable(name, path)[0]
 
 
 class Logdir:
@@ -93,7 +96,8 @@ class Logdir:
         self.maxdirsize = settings.maxdirsize
         self.retry = settings.retry_ms / 1000.0
         self.processor = settings.processor
-        self.report = reporter
+        self.report = reporter  # its fd is the logger's stderr, and the processor's
+        self.env = None         # the processor's environment (None: this process's)
         self.pending = []   # bytes objects, each made of whole lines
         self.state = Rot.WRITABLE
         self.deadline = 0.0  # monotonic time before which nothing is retried
@@ -299,6 +303,8 @@ class Logdir:
             for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM, signal.SIGCHLD,
                         signal.SIGPIPE):
                 signal.signal(sig, signal.SIG_DFL)
+            if self.report.fd != 2:  # first: it may be one of the fds set up below
+                os.dup2(self.report.fd, 2)
             os.chdir(self.dir)
             for name, flags, target in (("previous", os.O_RDONLY, 0),
                                         ("processed", _TRUNC & ~os.O_CLOEXEC, 1),
@@ -314,7 +320,9 @@ class Logdir:
                     os.set_inheritable(fd, True)
             argv = list(self.processor[0]) + [self.processor[1]]
             what = "exec " + argv[0]
-            os.execv(argv[0], argv)
+            if self.env is None:
+                os.execv(argv[0], argv)
+            os.execve(argv[0], argv, self.env)
         except BaseException as e:  # noqa: BLE001 - the child must never return
             try:
                 Reporter(prog).fatal("unable to ", what, ": ", strerror(e))
