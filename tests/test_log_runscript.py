@@ -56,6 +56,9 @@ RECOGNISED = [
      "s6-log -- n10 s500000 T \"!gzip -nq9\" /var/log/worker\n",
      Plan([("contenv", None), ("envuidgid", "nobody"), ("applyuidgid", False)], "s6-log",
           ["s6-log", "--", "n10", "s500000", "T", "!gzip -nq9", "/var/log/worker"])),
+    ("sh, an unquoted ! processor with a quoted command",
+     "#!/bin/sh\nexec s6-log n10 s500000 !\"gzip -nq9\" /var/log/worker\n",
+     Plan([], "s6-log", ["s6-log", "n10", "s500000", "!gzip -nq9", "/var/log/worker"])),
     ("sh, several lines, continuations and comments",
      "#!/bin/sh\n# nginx access log, 1 MB archives\n\nexec 2>&1\ncd /var/log\numask 022\n"
      "exec s6-setuidgid nobody \\\n    s6-log -b n10 s1000000 T \\\n    ./nginx   # relative to cd\n",

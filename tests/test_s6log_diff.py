@@ -24,11 +24,22 @@ def forked(tmp_path_factory):
     return path
 
 
-@pytest.fixture(params=["exec", "forked"])
-def both(request, ours, theirs, forked):
-    """[(label, path)] for our s6-log (exec'd as a command, or forked as the supervisor
-    runs a recognised logger) and Debian's."""
-    mine = ours / "s6-log" if request.param == "exec" else forked
+@pytest.fixture(scope="session")
+def hosted(tmp_path_factory):
+    """An executable that runs our s6-log in a log host, as the supervisor runs a
+    recognised log/run (tests/hosted_s6log.py), never exec'd."""
+    path = tmp_path_factory.mktemp("hosted") / "s6-log"
+    helper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hosted_s6log.py")
+    path.write_text('#!/bin/sh\nexec %s -IS %s "$@"\n' % (sys.executable, helper))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(params=["exec", "forked", "hosted"])
+def both(request, ours, theirs, forked, hosted):
+    """[(label, path)] for our s6-log (exec'd as a command, forked as the supervisor runs
+    a recognised logger, or in a log host as it runs most of them) and Debian's."""
+    mine = {"exec": ours / "s6-log", "forked": forked, "hosted": hosted}[request.param]
     return [("ours", str(mine)), ("theirs", theirs("s6-log"))]
 
 

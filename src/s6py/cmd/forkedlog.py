@@ -24,7 +24,7 @@ from s6py.diag import Exit, Reporter
 from s6py.init import settings  # noqa: F401  (with-contenv's and logutil's S6_KEEP_ENV)
 from s6py.log import logdir, loop, script, stamp  # noqa: F401  (shared with the children)
 
-__all__ = ["runner", "run"]
+__all__ = ["runner", "run", "name_process", "interpreter_dispositions"]
 
 
 def runner(plan):
@@ -34,8 +34,8 @@ def runner(plan):
 
 def run(plan):
     """In the forked child: PLAN's steps, then its command's main; the exit code."""
-    _name_process("s6-log")  # what the process is, whichever command the script named
-    _interpreter_dispositions()
+    name_process("s6-log")  # what the process is, whichever command the script named
+    interpreter_dispositions()
     try:
         for what, argument in plan.steps:
             STEPS[what](argument)
@@ -50,7 +50,7 @@ def run(plan):
     return cli.run(cli.resolve("s6-log"), argv)
 
 
-def _name_process(command):
+def name_process(command):
     """`ps -o comm`, top and pgrep show COMMAND (the cmdline stays the supervisor's: see
     docs/logging.md)."""
     try:
@@ -60,7 +60,7 @@ def _name_process(command):
         pass
 
 
-def _interpreter_dispositions():
+def interpreter_dispositions():
     """What a freshly exec'd interpreter would have: SIGPIPE and SIGXFSZ ignored, SIGINT
     raising KeyboardInterrupt (s6-log then exits 111, as the exec'd one does)."""
     for name in ("SIGPIPE", "SIGXFSZ"):

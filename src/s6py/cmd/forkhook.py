@@ -8,17 +8,22 @@ privileges): installing costs PID 1 nothing until a recognised logger exists.
 
 import os
 
-__all__ = ["install", "enabled"]
+__all__ = ["install", "enabled", "switched_off"]
 
 
 def enabled():
-    """False when S6PY_FORKED_LOGGERS=0 (or "no", "false", "off"), in our environment or in
+    """False when S6PY_FORKED_LOGGERS=0 (or "no", "false", "off"); True otherwise."""
+    return not switched_off("S6PY_FORKED_LOGGERS")
+
+
+def switched_off(name):
+    """Whether the switch NAME is 0 (or "no", "false", "off"), in our environment or in
     the one we were started with (/init replaces its environment by the supervision
-    tree's; /proc/self/environ still holds the container's); True otherwise."""
-    value = os.environ.get("S6PY_FORKED_LOGGERS")
+    tree's; /proc/self/environ still holds the container's)."""
+    value = os.environ.get(name)
     if value is None:
-        value = _initial_environ_value(b"S6PY_FORKED_LOGGERS")
-    return (value or "").strip().lower() not in ("0", "no", "false", "off")
+        value = _initial_environ_value(os.fsencode(name))
+    return (value or "").strip().lower() in ("0", "no", "false", "off")
 
 
 def _initial_environ_value(name):
@@ -42,6 +47,16 @@ class Hook:
         from s6py.log import runscript
 
         return runscript.recognise(servicedir, contenv_path=contenv_path)
+
+    @staticmethod
+    def host(loop, plan, root, stdin, stdout, fds, on_exit):
+        """PLAN's logger in a log host shared with the loggers of its identity (a
+        log.hosting.HostedLogger), or None: fork it on its own."""
+        from s6py.log import hosting
+
+        if not hosting.enabled():
+            return None
+        return hosting.start(loop, plan, root, stdin, stdout, fds, on_exit)
 
     @staticmethod
     def runner(plan):

@@ -39,12 +39,13 @@ LOGDIR_MODE = 0o2700
 
 # ---------------------------------------------------------------- logutil-service
 
-def logging_script():
-    """S6_LOGGING_SCRIPT of the container environment as words (default if unset or blank)."""
+def logging_script(environ=None):
+    """S6_LOGGING_SCRIPT of the container environment as words (default if unset or blank);
+    with S6_KEEP_ENV, that of ENVIRON (default: ours)."""
     from s6py.cmd.contenv import contenv_dir, keep_env
 
     if keep_env():
-        value = os.environb.get(b"S6_LOGGING_SCRIPT")
+        value = (os.environb if environ is None else environ).get(b"S6_LOGGING_SCRIPT")
     else:
         value = None
         directory = contenv_dir()
@@ -102,7 +103,7 @@ def check_logdir(prog, logdir, who):
               "): chown it to that user")
 
 
-def _who(account, uid):
+def who(account, uid):
     return "%s (uid %d)" % (account, uid)
 
 
@@ -154,7 +155,7 @@ def prepare_service(argv):
         _open_fifo_on_stdin(fifo)
     script = logging_script()
     uid, _ = drop_privileges(DEFAULT_ACCOUNT)
-    check_logdir(prog, logdir, _who(DEFAULT_ACCOUNT, uid))
+    check_logdir(prog, logdir, who(DEFAULT_ACCOUNT, uid))
     return logdir, script
 
 
@@ -172,10 +173,10 @@ def catchall(logdir, script, account=DEFAULT_ACCOUNT):
     os.dup2(1, 2)
     if os.geteuid() == 0 and account:
         uid, _ = drop_privileges(account)
-        who = _who(account, uid)
+        name = who(account, uid)
     else:
-        who = "uid %d" % os.geteuid()
-    check_logdir(prog, logdir, who)
+        name = "uid %d" % os.geteuid()
+    check_logdir(prog, logdir, name)
     return run_s6log(logdir, script, protect=True)
 
 

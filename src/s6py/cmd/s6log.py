@@ -41,8 +41,8 @@ def _same_fd(fd):
 
 def parse_options(argv, fd_of=_same_fd):
     """skalibs-style getopt on "qvbpl:d:t:": returns (options dict, script argv).  FD_OF
-    maps the logger's fd numbers (-d) to this process's (a log host holds them elsewhere;
-    an unknown one is -1)."""
+    maps the logger's fd numbers (-d) to this process's (a log host holds them elsewhere,
+    and maps one the logger does not have to a closed fd)."""
     opts = {"verbosity": 1, "block": False, "protect": False, "linelimit": 8192,
             "notif": None, "lastline": 2000}
     found, i, problem = find_options(argv, "qvbpl:d:t:")

@@ -246,6 +246,7 @@ class Service:
         self._control = None  # control.Endpoint of supervise/ while supervised
         self._closed_stdio = False
         self._child_pid = 0          # pid we watch (./run or ./finish), 0 if none
+        self._hosted = None          # log.hosting.HostedLogger when ./run is in a log host
         self._listeners = []
         self._held_events = None     # events of the transition under way (see fire)
 
@@ -346,9 +347,13 @@ class Service:
         self.running = False
         self.cancel_deadline()
         self._close_notify()
-        if self._child_pid:
+        if self._hosted is not None:
+            # the logger goes on in its host, as a process goes on after s6-supervise
+            self._hosted.on_exit = _forget_wstat
+            self._hosted = None
+        elif self._child_pid:
             self.loop.unwatch_child(self._child_pid)
-            self._child_pid = 0
+        self._child_pid = 0
         self.notify(events.EXITING)
         self._release_events()
         self._release()
@@ -461,6 +466,7 @@ class Service:
 
     def _on_child(self, wstat):
         self._child_pid = 0
+        self._hosted = None
         self._last_wstat = wstat
         if self.removed():
             self._vanished()
@@ -505,14 +511,18 @@ class Service:
         return stdin, stdout
 
     def kill(self, signum):
-        if self.status.pid:
+        if self._hosted is not None:
+            self._hosted.signal(signum)
+        elif self.status.pid:
             try:
                 os.kill(self.status.pid, signum)
             except OSError:
                 pass
 
     def killpg(self, signum):
-        if self.status.pid:
+        if self._hosted is not None:
+            self._hosted.signal(signum, group=True)
+        elif self.status.pid:
             try:
                 os.killpg(os.getpgid(self.status.pid), signum)
             except OSError:
@@ -655,12 +665,19 @@ class Service:
                 notify_pipe = os.pipe2(os.O_CLOEXEC)
                 fds[notif] = notify_pipe[1]
             plan = self._logger_plan()
+            hosted = None
             if plan is None:
                 pid = spawn(["./run", self.name], cwd=self.root, stdin=stdin, stdout=stdout,
                             fds=fds, lock=lock)
             else:
-                pid = fork_call(FORKED_LOGGERS.runner(plan), label="./run", cwd=self.root,
-                                stdin=stdin, stdout=stdout, fds=fds, lock=lock)
+                if lock is None:
+                    hosted = FORKED_LOGGERS.host(self.loop, plan, self.root, stdin, stdout,
+                                                 fds, self._on_child)
+                if hosted is not None:
+                    pid = hosted.pid
+                else:
+                    pid = fork_call(FORKED_LOGGERS.runner(plan), label="./run", cwd=self.root,
+                                    stdin=stdin, stdout=stdout, fds=fds, lock=lock)
         except SpawnError as e:
             self._close_pair(notify_pipe)
             self.warn("%s - waiting %d seconds"
@@ -678,7 +695,11 @@ class Service:
             self._notify_fd = notify_pipe[0]
             os.set_blocking(self._notify_fd, False)
             self.loop.add_reader(self._notify_fd, self._on_notify)
-        self._watch(pid)
+        self._hosted = hosted
+        if hosted is None:
+            self._watch(pid)
+        else:
+            self._child_pid = pid  # the host's: its loggers' ends come from log.hosting
         self._spawned_at = self.loop.time()
         # without notification-fd, being up is being ready (s6 sets the flag at spawn)
         self._ready_at = None if notify_pipe is not None else self._spawned_at
@@ -915,6 +936,10 @@ def _compile(grid):
 
 
 ACTIONS = _compile(GRID)
+
+
+def _forget_wstat(_wstat):
+    pass
 
 
 def _close(fd):

@@ -434,6 +434,16 @@ class Logdir:
             pending.pop(0)
         return True
 
+    def close(self):
+        """Close `current` and let go of the lock (a log host ends one logger of many)."""
+        for fd in (self.fd, self.lockfd):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.fd = self.lockfd = -1
+
     def finalize(self):
         """Start (or continue) the clean shutdown: fsync, then the user-x bit on current."""
         if self.state is Rot.WRITABLE:

@@ -44,8 +44,10 @@ CONTENV_SHELLS = ("sh", "bash", "sh -e", "bash -e")
 EXECLINE_ARGS = ("-P", "-S0", "-s0")
 
 #: characters a word may hold unquoted (sh and execline alike): nothing either language
-#: expands, splits or redirects
-_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+,=^-")
+#: expands, splits or redirects.  `!` is sh's negation only as a pipeline's first word
+#: (never one of ours: those start with exec, cd, umask or set): elsewhere it is itself,
+#: as in `s6-log n10 !"gzip -nq9" DIR`
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+,=^!-")
 #: characters refused inside double quotes (substitutions and escapes)
 _NOT_IN_DOUBLE = frozenset("$`\\")
 _FINAL = ("s6-log", "logutil-service")

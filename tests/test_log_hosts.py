@@ -1,0 +1,257 @@
+"""Log hosts under /init (PID 1 of a private namespace): the recognised loggers of one
+identity run in one process forked from PID 1 (docs/logging.md, "Log hosts").
+
+Each test asks the running tree through s6-svstat/s6-svc, as a user would with
+`docker exec`, and then reads the logdirs: every line where it belongs, none lost."""
+
+import os
+import re
+
+import pytest
+
+from test_init_support import box_fixture
+
+box = box_fixture()
+
+
+def lines_of(logdir):
+    """Every logged line body (a `T` stamp cut off), archives first, in order."""
+    names = sorted(n for n in os.listdir(logdir) if n.startswith("@")) + ["current"]
+    out = []
+    for name in names:
+        with open(os.path.join(logdir, name), "rb") as f:
+            for line in f.read().decode().splitlines():
+                out.append(line.split("  ", 1)[1] if re.match(r"\d{4}-\d\d-\d\d ", line) else line)
+    return out
+
+
+def logdir_parent(box):
+    parent = box.path("var/log")
+    os.makedirs(parent, exist_ok=True)
+    os.chmod(parent, 0o1777)
+    return parent
+
+
+def facts(result):
+    out = {}
+    for line in result.out.splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            out[key] = value
+    return out
+
+
+#: wait until FILE ($2...) is non-empty, for each file named
+WAIT_FOR = r"""
+for f in "$@"; do
+  i=0; until [ -s "$f" ] || [ $i -ge 500 ]; do sleep 0.02; i=$((i+1)); done
+done
+"""
+
+#: the CMD: pid, parent, uid and comm of each logger named in $LOGGERS
+PIDS = WAIT_FOR + r"""
+for s in $LOGGERS; do
+  pid=$(s6-svstat -p "$S6PY_ROOT/run/service/$s/log")
+  echo "$s=$pid $(awk '/^PPid/{print $2}' /proc/$pid/status) $(awk '/^Uid/{print $2}' /proc/$pid/status) $(cat /proc/$pid/comm)"
+done
+"""
+
+
+def pids(result):
+    return {k: v.split() for k, v in facts(result).items()}
+
+
+def test_loggers_of_one_identity_share_one_host(box):
+    parent = logdir_parent(box)
+    currents = []
+    for name in ("a", "b", "c"):
+        box.service(name, "echo hello from %s\nexec sleep 1000\n" % name,
+                    log="exec s6-log -b n3 s4096 %s/%s\n" % (parent, name))
+        currents.append("%s/%s/current" % (parent, name))
+    for name in ("d", "e"):
+        box.service(name, "echo hello from %s\nexec sleep 1000\n" % name,
+                    log="exec logutil-service %s/%s\n" % (parent, name))
+        currents.append("%s/%s/current" % (parent, name))
+    r = box.run(["sh", "-c", PIDS, "sh"] + currents, env={"LOGGERS": "a b c d e"})
+    assert r.code == 0, r
+    p = pids(r)
+    assert p["a"] == p["b"] == p["c"], p          # root's loggers: one host
+    assert p["d"] == p["e"], p                    # logutil-service's nobody: another
+    assert p["a"][0] != p["d"][0], p
+    assert p["a"][1:] == ["1", "0", "s6-log"] and p["d"][1:] == ["1", "65534", "s6-log"], p
+    for name in "abcde":
+        assert lines_of("%s/%s" % (parent, name)) == ["hello from %s" % name], name
+    st = os.stat("%s/d/current" % parent)
+    assert (st.st_uid, st.st_mode & 0o777) == (65534, 0o744)  # written as nobody, finalised
+    assert "Traceback" not in r.err and "warning" not in r.err, r.err
+
+
+def test_switched_off_each_logger_is_forked_on_its_own(box):
+    parent = logdir_parent(box)
+    for name in ("a", "b"):
+        box.service(name, "echo x\nexec sleep 1000\n",
+                    log="exec s6-log n3 %s/%s\n" % (parent, name))
+    r = box.run(["sh", "-c", PIDS, "sh", parent + "/a/current", parent + "/b/current"],
+                env={"LOGGERS": "a b", "S6PY_LOG_HOSTS": "0"})
+    p = pids(r)
+    assert p["a"][0] != p["b"][0] and p["a"][1:] == ["1", "0", "s6-log"], (p, r)
+
+
+#: services a and b: 5 rounds of 300 numbered lines; after each round they wait for go-R
+PRODUCER = r"""
+d="$S6PY_ROOT/data"; i=0
+for r in 0 1 2 3 4; do
+  end=$(( (r + 1) * 300 ))
+  while [ $i -lt $end ]; do echo $i; i=$((i+1)); done
+  until [ -e "$d/go-$r" ]; do sleep 0.01; done
+done
+exec sleep 1000
+"""
+
+#: the CMD: once a round is in both logdirs, do $ACTION (to logger a, or to the host),
+#: then let the producers write the next round while the logger (or the host) is dead
+KILLER = r"""
+d="$S6PY_ROOT/data"; svc="$S6PY_ROOT/run/service"
+for r in 0 1 2 3 4; do
+  last=$(( (r + 1) * 300 - 1 ))
+  for l in "$1" "$2"; do
+    i=0; until grep -q "^$last\$" "$l/current" 2>/dev/null || [ $i -ge 1500 ]; do sleep 0.02; i=$((i+1)); done
+  done
+  echo "round$r=$(s6-svstat -p "$svc/a/log") $(s6-svstat -p "$svc/b/log")"
+  if [ $r -lt 4 ]; then
+    case $ACTION in
+      kill-logger) s6-svc -k "$svc/a/log" ;;
+      kill-host) kill -9 "$(s6-svstat -p "$svc/a/log")" ;;
+    esac
+  fi
+  touch "$d/go-$r"
+done
+echo "up=$(s6-svstat -o up "$svc/a/log") $(s6-svstat -o up "$svc/b/log")"
+echo "deaths=$(s6-svdt "$svc/a/log" | grep -c SIGKILL) $(s6-svdt "$svc/b/log" | grep -c SIGKILL)"
+"""
+
+
+@pytest.mark.parametrize("action", ["kill-logger", "kill-host"])
+def test_a_killed_logger_or_host_loses_no_line(box, action):
+    """s6-svc -k ends logger a alone (b and the host go on); kill -9 of the host ends both,
+    and both restart.  What the services write meanwhile waits in the pipes PID 1 holds."""
+    parent = logdir_parent(box)
+    dirs = []
+    for name in ("a", "b"):
+        dirs.append("%s/%s" % (parent, name))
+        os.mkdir(dirs[-1])
+        box.service(name, PRODUCER, log="exec s6-log -b n100 s100000 %s\n" % dirs[-1])
+    r = box.run(["sh", "-c", KILLER, "sh"] + dirs, env={"ACTION": action}, timeout=60)
+    assert r.code == 0, r
+    f = facts(r)
+    rounds = [f["round%d" % i].split() for i in range(5)]
+    assert f["up"] == "true true", r
+    assert all(a == b for a, b in rounds), rounds         # one host for both
+    if action == "kill-logger":
+        assert len({a for a, _ in rounds}) == 1, rounds   # the host went on
+        assert f["deaths"] == "4 0", r                    # a died 4 times, b never
+    else:
+        assert len({a for a, _ in rounds}) == 5, rounds   # a new host each time
+        assert f["deaths"] == "4 4", r
+    for d in dirs:
+        assert lines_of(d) == [str(i) for i in range(1500)], d
+
+
+#: the CMD: ALRM, STOP/CONT and -d/-u on logger a, b logging all along
+CONTROL = r"""
+for f in "$1/current" "$2/current"; do
+  i=0; until [ -s "$f" ] || [ $i -ge 500 ]; do sleep 0.02; i=$((i+1)); done
+done
+svc="$S6PY_ROOT/run/service"; A="$svc/a/log"; B="$svc/b/log"
+s6-svc -a "$A"
+i=0; until ls "$1" | grep -q '^@.*\.s$' || [ $i -ge 250 ]; do sleep 0.02; i=$((i+1)); done
+echo "archives_a=$(ls "$1" | grep -c '^@')"
+echo "archives_b=$(ls "$2" | grep -c '^@')"
+s6-svc -p "$A"; echo "paused=$(s6-svstat -o paused "$A")"
+echo a-paused > "$S6PY_ROOT/data/say-a"
+sleep 0.3
+grep -c a-paused "$1/current"
+s6-svc -c "$A"
+i=0; until grep -q a-paused "$1/current" || [ $i -ge 250 ]; do sleep 0.02; i=$((i+1)); done
+grep -c a-paused "$1/current"
+s6-svc -wD -d "$A"; echo "down=$(s6-svstat -o up,exitcode "$A") mode=$(stat -c %a "$1/current")"
+s6-svc -wu -u "$A"; echo "up=$(s6-svstat -o up "$A")"
+echo "samehost=$([ "$(s6-svstat -p "$A")" = "$(s6-svstat -p "$B")" ] && echo yes)"
+"""
+
+#: a service that logs what appears in data/say-NAME
+SAYER = r"""
+echo start
+f="$S6PY_ROOT/data/say-$1"
+while :; do
+  if [ -e "$f" ]; then cat "$f"; rm -f "$f"; fi
+  sleep 0.02
+done
+"""
+
+
+def test_signals_reach_one_hosted_logger(box):
+    parent = logdir_parent(box)
+    dirs = []
+    for name in ("a", "b"):
+        dirs.append("%s/%s" % (parent, name))
+        box.service(name, "exec sh -c '%s' sh %s\n" % (SAYER.replace("'", "'\\''"), name),
+                    log="exec s6-log n10 s100000 %s\n" % dirs[-1])
+    r = box.run(["sh", "-c", CONTROL, "sh"] + dirs, timeout=30)
+    assert r.code == 0, r
+    f = facts(r)
+    assert f["archives_a"] == "1" and f["archives_b"] == "0", r  # ALRM: a's logdir only
+    assert f["paused"] == "true", r
+    counts = [line for line in r.out.splitlines() if line.isdigit()]
+    assert counts == ["0", "1"], r                      # nothing read while stopped
+    assert f["down"] == "false 0 mode=744", r           # TERM: clean exit, finalised
+    assert f["up"] == "true" and f["samehost"] == "yes", r
+
+
+def test_a_stuck_logger_does_not_stall_the_others(box):
+    """Logger a's processor never ends (its rotation waits, and with -b it stops reading);
+    logger b, in the same host, goes on logging."""
+    parent = logdir_parent(box)
+    a, b = parent + "/a", parent + "/b"
+    box.service("a", "i=0; while [ $i -lt 1000 ]; do echo line-a-$i; i=$((i+1)); done\n"
+                     "exec sleep 1000\n",
+                log="exec s6-log -b n3 s4096 !\"sleep 1000\" %s\n" % a)
+    box.service("b", "sleep 1; i=0; while [ $i -lt 2000 ]; do echo line-b-$i; i=$((i+1)); done\n"
+                     "exec sleep 1000\n",
+                log="exec s6-log -b n10 s1000000 %s\n" % b)
+    probe = WAIT_FOR + r"""
+i=0; until grep -q '^line-b-1999$' "$2/current" 2>/dev/null || [ $i -ge 500 ]; do sleep 0.02; i=$((i+1)); done
+echo "b_last=$(tail -n 1 "$2/current")"
+echo "a_processed=$(ls "$1" | grep -c processed)"
+echo "same=$([ "$(s6-svstat -p $S6PY_ROOT/run/service/a/log)" = "$(s6-svstat -p $S6PY_ROOT/run/service/b/log)" ] && echo yes)"
+"""
+    r = box.run(["sh", "-c", probe, "sh", a, b], timeout=30)
+    f = facts(r)
+    assert f["b_last"] == "line-b-1999" and f["same"] == "yes", r
+    assert f["a_processed"] == "1", r                   # a is waiting for its processor
+
+
+def test_a_logger_that_cannot_start_says_why_and_others_run(box):
+    parent = logdir_parent(box)
+    box.service("bad", "exec sleep 1000\n", log="exec s6-log n3 nonsense %s/bad\n" % parent)
+    box.service("good", "echo fine\nexec sleep 1000\n", log="exec s6-log n3 %s/good\n" % parent)
+    probe = WAIT_FOR + "sleep 1.5\n"
+    r = box.run(["sh", "-c", probe, "sh", parent + "/good/current"], timeout=30)
+    assert r.code == 0, r
+    assert "s6-log: fatal: unrecognized directive: nonsense" in r.err, r.err
+    assert lines_of(parent + "/good") == ["fine"]
+    assert "Traceback" not in r.err, r.err
+
+
+def test_readiness_of_a_hosted_logger(box):
+    """notification-fd 3 + `s6-log -d 3`: the host writes the newline once the logdir is
+    open, s6-svwait -U sees it."""
+    parent = logdir_parent(box)
+    box.service("a", "exec sleep 1000\n", log="exec s6-log -d 3 n3 %s/a\n" % parent)
+    box.file("etc/services.d/a/log/notification-fd", "3\n")
+    probe = r"""
+i=0; until [ -e "$S6PY_ROOT/run/service/a/log/supervise/status" ] || [ $i -ge 250 ]; do sleep 0.02; i=$((i+1)); done
+s6-svwait -U -t 5000 "$S6PY_ROOT/run/service/a/log" && echo "ready=$(s6-svstat -o ready "$S6PY_ROOT/run/service/a/log")"
+"""
+    r = box.run(["sh", "-c", probe], timeout=30)
+    assert facts(r).get("ready") == "true", r
