@@ -52,8 +52,10 @@ class Hook:
     def host(loop, plan, root, stdin, stdout, fds, on_exit):
         """PLAN's logger in a log host shared with the loggers of its identity (a
         log.hosting.HostedLogger), or None: fork it on its own."""
-        from s6py.log import hosting
-
+        try:
+            from s6py.log import hosting
+        except ImportError:  # an interpreter without _socket: each logger forked alone
+            return None
         if not hosting.enabled():
             return None
         return hosting.start(loop, plan, root, stdin, stdout, fds, on_exit)
