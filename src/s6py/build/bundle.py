@@ -47,7 +47,8 @@ ARCHIVES = (("http://deb.debian.org/debian", SUITE), ("http://deb.debian.org/deb
 
 #: the extension modules linked in, beyond those CPython always builds in (posix, _io,
 #: _signal, time, errno, _sre, ...): what s6py and its standard-library subset import.
-#: resource lets /init raise the soft nofile limit without a shell (docs/reliability.md)
+#: resource lets /init raise the soft nofile limit without a shell (docs/reliability.md);
+#: _socket carries a log host's control messages and fds (docs/logging.md)
 SETUP_LOCAL = """\
 *static*
 pwd pwdmodule.c
@@ -58,6 +59,7 @@ math mathmodule.c -lm
 fcntl fcntlmodule.c
 resource resource.c
 select selectmodule.c
+_socket socketmodule.c
 """
 
 #: no docstrings (smaller, less to load).  -O2, not -Os: with -Os a helper started 1.5x
