@@ -12,6 +12,7 @@ import re
 
 import pytest
 
+from log_support import lines_of, logdir_parent
 from test_init_support import box_fixture
 
 box = box_fixture()
@@ -34,24 +35,6 @@ echo "svstat=$(s6-svstat -o up,pid "$log")"
 
 def facts(result):
     return dict(line.split("=", 1) for line in result.out.splitlines() if "=" in line)
-
-
-def lines_of(logdir):
-    """Every logged line body (the `T` stamp cut off), archives first, in order."""
-    names = sorted(n for n in os.listdir(logdir) if n.startswith("@")) + ["current"]
-    out = []
-    for name in names:
-        with open(os.path.join(logdir, name), "rb") as f:
-            for line in f.read().decode().splitlines():
-                out.append(line.split("  ", 1)[1] if re.match(r"\d{4}-\d\d-\d\d ", line) else line)
-    return out
-
-
-def logdir_parent(box):
-    parent = box.path("var/log")
-    os.makedirs(parent, exist_ok=True)
-    os.chmod(parent, 0o1777)
-    return parent
 
 
 def test_logutil_service_logger_is_a_forked_child_of_pid_1(box):

@@ -5,31 +5,13 @@ Each test asks the running tree through s6-svstat/s6-svc, as a user would with
 `docker exec`, and then reads the logdirs: every line where it belongs, none lost."""
 
 import os
-import re
 
 import pytest
 
+from log_support import lines_of, logdir_parent
 from test_init_support import box_fixture
 
 box = box_fixture()
-
-
-def lines_of(logdir):
-    """Every logged line body (a `T` stamp cut off), archives first, in order."""
-    names = sorted(n for n in os.listdir(logdir) if n.startswith("@")) + ["current"]
-    out = []
-    for name in names:
-        with open(os.path.join(logdir, name), "rb") as f:
-            for line in f.read().decode().splitlines():
-                out.append(line.split("  ", 1)[1] if re.match(r"\d{4}-\d\d-\d\d ", line) else line)
-    return out
-
-
-def logdir_parent(box):
-    parent = box.path("var/log")
-    os.makedirs(parent, exist_ok=True)
-    os.chmod(parent, 0o1777)
-    return parent
 
 
 def facts(result):
