@@ -2,6 +2,7 @@
 same stdout, stderr, exit code and log directory contents (timestamps masked)."""
 
 import os
+import re
 import signal
 import sys
 import time
@@ -9,8 +10,8 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_s6log_util import (feed_slowly, finish, kill, mask, run, snapshot,  # noqa: E402
-                             start, wait_for)
+from test_s6log_util import (finish, kill, mask, run, snapshot, start,  # noqa: E402
+                             wait_for)
 
 
 @pytest.fixture(scope="session")
@@ -165,13 +166,56 @@ def test_processed_but_unfinished_rotation_is_recovered_as_s(both, tmp_path):
     compare(both, tmp_path, ["./log"], b"fresh\n", logdirs=["log"], setup=setup)
 
 
+STAMPS = re.compile(rb"^(<TAI> )?(<ISO>  )?")
+
+
+def logged(logdir):
+    """The lines (stamps stripped, upper-cased: a processor may change the case) of every
+    file in LOGDIR: current, previous, processed and the archives, so that a line is still
+    found while and after it is rotated away."""
+    found = set()
+    try:
+        names = os.listdir(logdir)
+    except FileNotFoundError:
+        return found
+    for name in names:
+        try:
+            with open(os.path.join(logdir, name), "rb") as f:
+                data = f.read()
+        except (FileNotFoundError, IsADirectoryError):
+            continue  # renamed or trimmed while we looked
+        for line in mask(data).splitlines(keepends=True):
+            found.add(STAMPS.sub(b"", line).upper())
+    return found
+
+
+def feed_one_by_one(proc, lines, logdir, timeout=20.0):
+    """Write LINES one at a time, each only once the logger has written the one before to
+    LOGDIR, so that each line is read and written as a block of its own.
+
+    A fixed pause between the writes is not enough: under load a logger is not scheduled
+    within it and reads several lines at once.  s6 checks for rotation after each write of
+    what it read, so such a block at an archive boundary makes that archive a line longer
+    than ours (ours rotates line-exact: docs/logging.md, "Differences from s6"), and every
+    later boundary moves by a line."""
+    for i, line in enumerate(lines):
+        proc.stdin.write(line)
+        proc.stdin.flush()
+        want = line.upper()
+        end = time.monotonic() + timeout
+        while want not in logged(logdir):
+            assert proc.poll() is None, "the logger died before logging line %d" % i
+            assert time.monotonic() < end, "line %d not in %s after %ss" % (i, logdir, timeout)
+            time.sleep(0.001)
+
+
 def slow_run(both, tmp_path, args, lines, logdirs=("log",), between=None):
     results = {}
     for label, prog in both:
         cwd = tmp_path / label
         cwd.mkdir()
         proc = start(prog, args, cwd)
-        feed_slowly(proc, lines)
+        feed_one_by_one(proc, lines, cwd / logdirs[0])
         if between:
             between(proc, cwd)
         rc, out, err = finish(proc)
@@ -207,7 +251,7 @@ def test_processor_reads_state_on_fd4_and_writes_newstate_on_fd5(ours, tmp_path)
     lines = [b"%04d " % i + b"w" * 95 + b"\n" for i in range(50)]
     proc = start(str(ours / "s6-log"), ["s4096", "?cat && cat <&4 >&5 && echo rotated >&5",
                                         "./log"], tmp_path)
-    feed_slowly(proc, lines)
+    feed_one_by_one(proc, lines, tmp_path / "log")
     rc, out, err = finish(proc)
     snap = snapshot(tmp_path / "log")
     assert (rc, err) == (0, b"")
@@ -223,11 +267,15 @@ def test_execline_processor(both, tmp_path):
 @pytest.mark.parametrize("flag", [[], ["-p"]], ids=["plain", "protected"])
 def test_alrm_rotates_and_term_stops_after_the_current_line(both, tmp_path, flag):
     def between(proc, cwd):
+        log = cwd / "log"
         time.sleep(0.2)
         kill(proc, signal.SIGALRM)
+        assert wait_for(lambda: any(n.startswith("@") for n in os.listdir(log)), 20)
         time.sleep(0.2)
         proc.stdin.write(b"after alarm\npartial")
         proc.stdin.flush()
+        # read in one block with "after alarm": the partial line is the logger's, not the pipe's
+        assert wait_for(lambda: b"AFTER ALARM\n" in logged(log), 20)
         time.sleep(0.2)
         kill(proc, signal.SIGTERM)
         time.sleep(0.2)
@@ -244,7 +292,7 @@ def test_hup_with_no_partial_line_exits_at_once(both, tmp_path):
         cwd = tmp_path / label
         cwd.mkdir()
         proc = start(prog, ["./log"], cwd)
-        feed_slowly(proc, [b"a\n", b"b\n"])
+        feed_one_by_one(proc, [b"a\n", b"b\n"], cwd / "log")
         time.sleep(0.2)
         kill(proc, signal.SIGHUP)
         assert wait_for(lambda: proc.poll() is not None)
