@@ -28,11 +28,12 @@ def _notification_fd(value, fd_of):
     fd = _uint(value)
     if fd < 3:
         raise Fatal(100, "notification fd must be 3 or more")
+    ours = fd_of(fd)
     try:
-        fcntl.fcntl(fd_of(fd), fcntl.F_GETFD)
+        fcntl.fcntl(ours, fcntl.F_GETFD)
     except OSError as e:
         raise Fatal(100, "invalid notification fd: " + os.strerror(e.errno))
-    return fd_of(fd)
+    return ours
 
 
 def _same_fd(fd):
@@ -103,6 +104,19 @@ def build(argv, reporter, stdin=0, stdout=1, fd_of=_same_fd, path=None):
                        stdout=stdout)
 
 
+def prepare(argv, reporter, **where):
+    """build(ARGV, REPORTER, **WHERE) with its failures said as s6-log says them:
+    (the Logger, None), or (None, s6-log's exit code)."""
+    try:
+        return build(argv, reporter, **where), None
+    except Usage:
+        reporter.kind(reporter.ERROR, "usage", USAGE)
+        return None, 100
+    except Fatal as e:
+        reporter.fatal(e.message)
+        return None, e.code
+
+
 def main(argv):
     reporter = Reporter(PROG)
     try:
@@ -111,11 +125,9 @@ def main(argv):
                 os.fstat(fd)
             except OSError:
                 os.open(os.devnull, os.O_RDWR)
-        try:
-            logger = build(argv, reporter)
-        except Usage:
-            reporter.kind(reporter.ERROR, "usage", USAGE)
-            return 100
+        logger, code = prepare(argv, reporter)
+        if logger is None:
+            return code
         return logger.run()
     except Fatal as e:
         reporter.fatal(e.message)

@@ -60,8 +60,11 @@ class Hosted:
         self.umask = umask
         self.env = env
         self.logger = None
-        self.finishing = False   # stdin ended: finalizing its logdirs
-        self.retry_at = None     # when a failed finalize step is tried again
+        self.retry_at = None     # finalizing (stdin ended): when to try its next step
+
+    @property
+    def finishing(self):
+        return self.retry_at is not None
 
     def fds(self):
         return [fd for fd in (self.stdin, self.stdout, self.stderr, self.cwd_fd, self.notif)
@@ -112,7 +115,7 @@ class Host:
         logger.after_events()
         if not logger.update():
             logger.detach()
-            hosted.finishing = True
+            hosted.retry_at = 0.0
             self._finalize(hosted)
 
     def _finalize(self, hosted):
@@ -164,8 +167,7 @@ class Host:
         """The supervisor closed the stream: every logger is told TERM."""
         self.listening = False
         self.loop.remove_reader(self.sock.fileno())
-        for hosted in list(self.loggers.values()):
-            self._guarded(hosted, self.deliver, hosted, signal.SIGTERM, False)
+        self.on_host_signal(signal.SIGTERM)
 
     def start(self, ident, settings, fds):
         if len(fds) < 4:
@@ -183,7 +185,6 @@ class Host:
         """What logutil-service and s6-log do before their loop; their messages go to the
         logger's stderr, a failure ends the logger with their exit code."""
         from s6py.cmd import logutil, s6log
-        from s6py.log.report import Fatal
 
         reporter = Reporter("s6-log", fd=hosted.stderr)
         fd_map = {0: hosted.stdin, 1: hosted.stdout, 2: hosted.stderr}
@@ -194,20 +195,15 @@ class Host:
                 if settings.get("logdir_check") is not None:
                     logdir, who = settings["logdir_check"]
                     logutil.check_logdir("logutil-service", logdir, who)
-                logger = s6log.build(settings["argv"], reporter, hosted.stdin,
-                                     hosted.stdout, lambda fd: fd_map.get(fd, _NO_FD),
-                                     _path_of(hosted.env))
+                logger, code = s6log.prepare(settings["argv"], reporter, stdin=hosted.stdin,
+                                             stdout=hosted.stdout,
+                                             fd_of=lambda fd: fd_map.get(fd, _NO_FD),
+                                             path=_path_of(hosted.env))
             except Exit as e:
-                self._end(hosted, _exited(e.code))
-                return
-            except s6log.Usage:
-                reporter.kind(reporter.ERROR, "usage", s6log.USAGE)
-                self._end(hosted, _exited(100))
-                return
-            except Fatal as e:
-                reporter.fatal(e.message)
-                self._end(hosted, _exited(e.code))
-                return
+                logger, code = None, e.code
+        if logger is None:
+            self._end(hosted, _exited(code))
+            return
         if logger.notif is not None:
             hosted.notif = None  # the Logger writes the notification and closes it
         for ld in logger.logdirs:

@@ -342,14 +342,16 @@ class Logger:
         """Watch stdin and stdout as the state wants them; False once the logger is done
         (stdin ended and everything written: finalize comes next)."""
         busy = self.busy()
-        want_in = self.reading and not self.paused and not (self.block and busy)
+        self._watch_fds(self.reading and not self.paused and not (self.block and busy),
+                        bool(self.stdout_buf) and self.stdout_ok and not self.paused)
+        return self.reading or busy
+
+    def _watch_fds(self, want_in, want_out):
         loop = self.loop
         self._stdin_watched = _watch(want_in, self._stdin_watched, loop.add_reader,
                                      loop.remove_reader, self.stdin, self.stdin_readable)
-        want_out = bool(self.stdout_buf) and self.stdout_ok and not self.paused
         self._stdout_watched = _watch(want_out, self._stdout_watched, loop.add_writer,
                                       loop.remove_writer, self.stdout, self.flush_stdout)
-        return self.reading or busy
 
     def after_events(self):
         """After each turn of the loop: the last-line deadline, then the flushes."""
@@ -364,13 +366,9 @@ class Logger:
 
     def detach(self):
         """Stop watching this logger's fds (it is done, or dropped)."""
-        loop = self.loop
-        if loop is None:
+        if self.loop is None:
             return
-        self._stdin_watched = _watch(False, self._stdin_watched, loop.add_reader,
-                                     loop.remove_reader, self.stdin, self.stdin_readable)
-        self._stdout_watched = _watch(False, self._stdout_watched, loop.add_writer,
-                                      loop.remove_writer, self.stdout, self.flush_stdout)
+        self._watch_fds(False, False)
         self.loop = None
 
     def run(self):
