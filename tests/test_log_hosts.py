@@ -237,3 +237,25 @@ s6-svwait -U -t 5000 "$S6PY_ROOT/run/service/a/log" && echo "ready=$(s6-svstat -
 """
     r = box.run(["sh", "-c", probe], timeout=30)
     assert facts(r).get("ready") == "true", r
+
+
+def test_a_logger_whose_directory_is_missing_makes_no_idle_host(box):
+    """`cd DIR` to a directory that does not exist: that logger is forked on its own (its
+    cd says why, it dies at once and is restarted each second), and no host is left
+    running without a logger: no s6-log child of PID 1 lives through two looks."""
+    parent = logdir_parent(box)
+    box.service("a", "exec sleep 1000\n",
+                log="cd /nonexistent-dir\nexec s6-log n3 %s/a\n" % parent)
+    probe = r"""
+loggers() {
+  for p in /proc/[0-9]*; do
+    [ "$(cat $p/comm 2>/dev/null)" = s6-log ] && [ "$(awk '/^PPid/{print $2}' $p/status 2>/dev/null)" = 1 ] && echo "${p#/proc/}"
+  done
+}
+sleep 1.2; first=$(loggers); sleep 0.6; second=$(loggers)
+for p in $first; do for q in $second; do [ "$p" = "$q" ] && echo "lingering=$p"; done; done
+echo done
+"""
+    r = box.run(["sh", "-c", probe], timeout=30)
+    assert "cd: fatal: unable to chdir to /nonexistent-dir" in r.err, r.err
+    assert "done" in r.out and "lingering=" not in r.out, r

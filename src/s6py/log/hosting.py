@@ -232,17 +232,18 @@ class Pool:
         self.last_ident = 0
 
     def start(self, settings, stdin, stdout, fds, on_exit):
+        try:
+            cwd_fd = os.open(settings.cwd, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            return None  # the forked logger says why (before a host is made for nothing)
         host = self.hosts.get(settings.identity)
         if host is None:
             try:
                 host = Host(self, settings.identity)
             except OSError:
+                os.close(cwd_fd)
                 return None
             self.hosts[settings.identity] = host
-        try:
-            cwd_fd = os.open(settings.cwd, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        except OSError:
-            return None  # the forked logger says why
         notif_number, notif_fd = next(iter(fds.items())) if fds else (None, None)
         sent = [stdin, stdout, stdout if settings.stderr_is_stdout else 2, cwd_fd]
         if notif_fd is not None:
