@@ -52,14 +52,6 @@ def start(prog, args, cwd, **kw):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
 
 
-def feed_slowly(proc, lines, pause=0.003):
-    """One write per line, so that s6's own batching cannot merge lines."""
-    for line in lines:
-        proc.stdin.write(line)
-        proc.stdin.flush()
-        time.sleep(pause)
-
-
 def finish(proc, timeout=20):
     proc.stdin.close()
     out = proc.stdout.read()
