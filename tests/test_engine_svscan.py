@@ -83,11 +83,19 @@ def test_run_gets_its_name_cwd_new_session_default_signals_and_no_extra_fd(their
     assert open("/proc/%d/cmdline" % logpid).read() == "cat\0"
 
 
+def first_line(path, timeout=5.0):
+    """The file's first whole line, once written: a shell's `>> file` creates
+    the file before echo writes to it, so existing is not enough."""
+    def whole_line():
+        return os.path.exists(path) and open(path).read().find("\n") >= 0
+    wait_for(whole_line, timeout)
+    return open(path).readline()
+
+
 def test_finish_gets_exit_code_signal_name_and_pgid(theirs, scandir, svscan):
     svc = make_service(scandir, "a", run="exit 3\n", finish='echo "$*" >> fin\n')
     svscan()
-    wait_for(lambda: os.path.exists(os.path.join(svc, "fin")))
-    code, sig, name, pgid = open(os.path.join(svc, "fin")).readline().split()
+    code, sig, name, pgid = first_line(os.path.join(svc, "fin")).split()
     assert (code, sig, name) == ("3", "0", "a")
     assert int(pgid) > 1
 
@@ -97,8 +105,7 @@ def test_killed_run_gives_finish_256_and_the_signal(theirs, scandir, svscan):
     svscan()
     wait_up(theirs, svc)
     tool(theirs, "s6-svc", "-k", svc)
-    wait_for(lambda: os.path.exists(os.path.join(svc, "fin")))
-    assert open(os.path.join(svc, "fin")).readline() == "256 9\n"
+    assert first_line(os.path.join(svc, "fin")) == "256 9\n"
 
 
 def test_finish_exit_125_is_a_permanent_failure(theirs, scandir, svscan):
