@@ -148,6 +148,30 @@ def test_pwd_survives_the_launchers_sh_from_one_command_to_the_next(relocated, s
     assert (r.returncode, r.stdout) == expected, r.stderr
 
 
+def test_a_command_ends_without_interpreter_teardown_but_loses_no_output(relocated):
+    """cli.exit_with: the launcher's fast end flushes what is buffered and keeps the code
+    as sys.exit would (masked to 8 bits); a flush that fails takes the usual path."""
+    lib = os.path.join(relocated, "package", "admin", "s6py", "lib")
+    code = ("import sys; sys.path.insert(0, %r); from s6py.cli import exit_with;"
+            " sys.stdout.write('x' * %d); sys.stderr.write('said'); exit_with(%s)")
+    r = subprocess.run([sys.executable, "-I", "-S", "-c", code % (lib, 100000, "300")],
+                       capture_output=True)
+    assert (r.returncode, len(r.stdout), r.stderr) == (44, 100000, b"said")
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-I", "-S", "-c", code % (lib, 10, "0")], stdout=full,
+                           stderr=subprocess.PIPE)
+    assert r.returncode == 120 and b"No space left on device" in r.stderr
+
+
+def test_a_helper_that_cannot_write_says_one_line(relocated):
+    """s6-echo to a full disk: skalibs' one line and 111, not a traceback."""
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([os.path.join(relocated, "command", "s6-echo"), "x"], stdout=full,
+                           stderr=subprocess.PIPE, env={"PATH": "/usr/bin:/bin"})
+    assert (r.returncode, r.stderr) == (
+        111, b"s6-echo: fatal: unable to write to stdout: No space left on device\n")
+
+
 def test_launcher_finds_python_without_path(relocated):
     r = subprocess.run([os.path.join(relocated, "command", "s6-echo"), "x"],
                        env={"PATH": "/nonexistent"}, capture_output=True)

@@ -101,8 +101,8 @@ INTERPRETER_FLAGS = "-IS"
 #: the code `python3 -c` runs for self_argv: argv[1] (popped) is the directory holding this
 #: package, then the command and its arguments, named to cli.main after the launcher's own
 #: name (argv[0] of `python3 -c` is "-c")
-SELF_LAUNCH = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from s6py.cli import main;"
-               " sys.exit(main([\"s6py\"] + sys.argv[1:]))")
+SELF_LAUNCH = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from s6py.cli import main, exit_with;"
+               " exit_with(main([\"s6py\"] + sys.argv[1:]))")
 
 
 def interpreter():

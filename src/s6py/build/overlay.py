@@ -100,9 +100,9 @@ lib = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))),
 if not os.path.isdir(os.path.join(lib, "s6py")):  # a copy of this file (cp /usr/bin/with-contenv ...): the usual place
     lib = "/package/admin/s6py/lib"
 sys.path.insert(0, lib)
-from s6py.cli import main  # noqa: E402
+from s6py.cli import exit_with, main  # noqa: E402
 
-sys.exit(main())
+exit_with(main())
 """
 
 INIT = r"""#!/bin/sh

@@ -17,7 +17,10 @@ def echo(argv):
             nl = False
         else:
             sep = arg[:1]
-    core.write(1, sep.join(argv[i:]) + ("\n" if nl else ""))
+    try:
+        core.write(1, sep.join(argv[i:]) + ("\n" if nl else ""))
+    except OSError as e:
+        core.diesys(111, "write to stdout", e)
     return 0
 
 
