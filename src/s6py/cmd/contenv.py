@@ -16,16 +16,20 @@ WITH_USAGE = "with-contenv prog..."
 
 
 def keep_env():
-    """S6_KEEP_ENV as the container set it: true when services get the raw environment."""
+    """S6_KEEP_ENV as the container set it: true when services get the raw environment.
+    Unset or empty (nearly always) is false without importing the settings parser."""
+    value = os.environ.get("S6_KEEP_ENV", "")
+    if not value.strip():
+        return False
     from s6py.init.settings import Settings
 
-    return Settings.from_environ({"S6_KEEP_ENV": os.environ.get("S6_KEEP_ENV", "")}).keep_env
+    return Settings.from_environ({"S6_KEEP_ENV": value}).keep_env
 
 
 def contenv_dir():
     """Where the container environment (one file per variable) lives for this tree."""
     from s6py.init.contenv import find_contenv_dir
-    from s6py.init.settings import Paths
+    from s6py.init.paths import Paths
 
     return find_contenv_dir(Paths.from_environ())
 

@@ -7,8 +7,8 @@ the real chain's do.
 
 import os
 
+from s6py import original_environ
 from s6py.cmd._exec import pathexec, subgetopt
-from s6py.init.contenv import original_environ
 from s6py.diag import fatal, strerror, usage
 
 ENVUIDGID_USAGE = (

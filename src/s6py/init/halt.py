@@ -21,7 +21,7 @@ def main(argv):
         if opt == "s":
             scandir = value
     if scandir is None:
-        from s6py.init.settings import Paths
+        from s6py.init.paths import Paths
         scandir = Paths.from_environ().scandir
     control = os.path.join(scandir, ".s6-svscan", "control")
     try:
