@@ -259,3 +259,49 @@ echo done
     r = box.run(["sh", "-c", probe], timeout=30)
     assert "cd: fatal: unable to chdir to /nonexistent-dir" in r.err, r.err
     assert "done" in r.out and "lingering=" not in r.out, r
+
+
+def _rc_longrun(box, name, run, files):
+    """/etc/s6-overlay/s6-rc.d/NAME, a longrun, RUN its whole ./run (0644, as from git)."""
+    base = "etc/s6-overlay/s6-rc.d/%s/" % name
+    box.file(base + "type", "longrun\n")
+    box.file(base + "run", run)
+    for filename, text in files.items():
+        box.file(base + filename, text)
+    box.file("etc/s6-overlay/s6-rc.d/user/contents.d/" + name, "")
+
+
+def test_s6_rc_pipeline_consumers_are_hosted_too(box):
+    """v3's pipelines: a consumer whose run is one of the usual forms (sh, execline, with
+    s6-setuidgid or logutil-service) runs in the log host of its identity; a consumer
+    killed with s6-svc -k comes back in the same host and no line its producer sent is
+    lost (PID 1 holds the pipe)."""
+    parent = logdir_parent(box)
+    box.file("etc/s6-overlay/s6-rc.d/user/type", "bundle\n")
+    consumers = {
+        "a": "#!/bin/sh\nexec s6-log -b n3 %s/a\n" % parent,
+        "b": "#!%s/execlineb -P\ns6-setuidgid nobody\ns6-log -b n3 %s/b\n" % (box.bin, parent),
+        "c": "#!/bin/sh\nexec logutil-service %s/c\n" % parent,
+    }
+    for name, run in consumers.items():
+        _rc_longrun(box, name, "#!/bin/sh\ni=0\nwhile [ $i -lt 300 ]; do echo %s$i; i=$((i+1));"
+                    " sleep 0.005; done\nexec sleep 1000\n" % name,
+                    {"producer-for": name + "-log\n"})
+        _rc_longrun(box, name + "-log", run, {"consumer-for": name + "\n"})
+    currents = ["%s/%s/current" % (parent, name) for name in consumers]
+    script = (PIDS + r'''
+s6-svc -k "$S6PY_ROOT/run/service/b-log"
+logged() { for f in "$@"; do cat "${f%/current}"/@* "$f" 2>/dev/null; done | wc -l; }
+i=0; until [ "$(logged "$@")" -ge 900 ] || [ $i -ge 500 ]; do sleep 0.02; i=$((i+1)); done
+echo "b-after=$(s6-svstat -p "$S6PY_ROOT/run/service/b-log")"
+''').replace("$S6PY_ROOT/run/service/$s/log", "$S6PY_ROOT/run/service/$s-log")
+    r = box.run(["sh", "-c", script, "sh"] + currents, env={"LOGGERS": "a b c"}, timeout=30)
+    assert r.code == 0, r
+    p = pids(r)
+    assert p["a"][1:] == ["1", "0", "s6-log"], p          # a host forked by PID 1, root's
+    assert p["b"][0] == p["c"][0] != p["a"][0], p          # nobody's consumers share one
+    assert p["b"][1:] == ["1", "65534", "s6-log"], p
+    assert p["b-after"] == p["b"][:1], r.out               # -k: back in the same host
+    for name in consumers:
+        assert lines_of("%s/%s" % (parent, name)) == ["%s%d" % (name, i) for i in range(300)], name
+    assert "Traceback" not in r.err, r.err
