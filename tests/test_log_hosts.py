@@ -294,6 +294,7 @@ s6-svc -k "$S6PY_ROOT/run/service/b-log"
 logged() { for f in "$@"; do cat "${f%/current}"/@* "$f" 2>/dev/null; done | wc -l; }
 i=0; until [ "$(logged "$@")" -ge 900 ] || [ $i -ge 500 ]; do sleep 0.02; i=$((i+1)); done
 echo "b-after=$(s6-svstat -p "$S6PY_ROOT/run/service/b-log")"
+echo "b-deaths=$(s6-svdt "$S6PY_ROOT/run/service/b-log")"
 ''').replace("$S6PY_ROOT/run/service/$s/log", "$S6PY_ROOT/run/service/$s-log")
     r = box.run(["sh", "-c", script, "sh"] + currents, env={"LOGGERS": "a b c"}, timeout=30)
     assert r.code == 0, r
@@ -302,6 +303,7 @@ echo "b-after=$(s6-svstat -p "$S6PY_ROOT/run/service/b-log")"
     assert p["b"][0] == p["c"][0] != p["a"][0], p          # nobody's consumers share one
     assert p["b"][1:] == ["1", "65534", "s6-log"], p
     assert p["b-after"] == p["b"][:1], r.out               # -k: back in the same host
+    assert p["b-deaths"][1:] == ["signal", "SIGKILL"], r.out  # ... once killed
     for name in consumers:
         assert lines_of("%s/%s" % (parent, name)) == ["%s%d" % (name, i) for i in range(300)], name
     assert "Traceback" not in r.err, r.err
