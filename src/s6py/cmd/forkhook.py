@@ -84,7 +84,17 @@ def contenv_path(path):
 
 
 def install():
-    """Let this process's supervisors fork recognised loggers (unless disabled)."""
+    """Let this process's supervisors fork recognised loggers and with-contenv run
+    scripts (unless disabled: S6PY_FORKED_LOGGERS=0, S6PY_FORKED_RUNS=0)."""
     from s6py.engine import service
 
     service.FORKED_LOGGERS = Hook if enabled() else None
+    service.FORKED_RUNS = None if switched_off("S6PY_FORKED_RUNS") else forked_run
+
+
+def forked_run(servicedir, name):
+    """engine.service.FORKED_RUNS: cmd/forkedrun.py's recogniser, imported at the first
+    spawn (PID 1 pays nothing for it before)."""
+    from s6py.cmd import forkedrun
+
+    return forkedrun.recognise(servicedir, name)

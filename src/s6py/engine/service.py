@@ -42,6 +42,11 @@ SERVICE_LOCK = "supervise/service-lock"
 #: nothing of s6-log; None: every ./run is exec'd.
 FORKED_LOGGERS = None
 
+#: How a ./run whose interpreter needs no process of its own (a with-contenv shebang) runs
+#: in a forked child: a function (servicedir, name) -> the function spawn.fork_call runs
+#: in the child, or None (exec ./run).  Installed with FORKED_LOGGERS; None: exec always.
+FORKED_RUNS = None
+
 
 class _Symbols(type):
     """A tiny stand-in for enum.Enum (whose import costs ~5 ms of every start-up): each
@@ -667,8 +672,13 @@ class Service:
             plan = self._logger_plan()
             hosted = None
             if plan is None:
-                pid = spawn(["./run", self.name], cwd=self.root, stdin=stdin, stdout=stdout,
-                            fds=fds, lock=lock)
+                runner = FORKED_RUNS(self.root, self.name) if FORKED_RUNS is not None else None
+                if runner is None:
+                    pid = spawn(["./run", self.name], cwd=self.root, stdin=stdin,
+                                stdout=stdout, fds=fds, lock=lock)
+                else:
+                    pid = fork_call(runner, label="./run", cwd=self.root, stdin=stdin,
+                                    stdout=stdout, fds=fds, lock=lock)
             else:
                 if lock is None:
                     hosted = FORKED_LOGGERS.host(self.loop, plan, self.root, stdin, stdout,
