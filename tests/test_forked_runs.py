@@ -101,3 +101,25 @@ def test_a_missing_shell_says_what_with_contenv_says(box):
     line = "with-contenv: fatal: unable to exec no-such-shell: No such file or directory"
     assert line in forked.err and line in execd.err, (forked.err, execd.err)
     assert "Traceback" not in forked.err
+
+
+def test_cont_init_and_cont_finish_scripts_are_forked_too(box):
+    """A cont-finish.d script with our with-contenv shebang still runs after the CMD made
+    python3 unusable (forked), not with S6PY_FORKED_RUNS=0 (the control); a 0644
+    cont-init.d script (as from git) runs through its shebang the same both ways."""
+    shebang = "#!%s/with-contenv sh\n" % box.bin
+    box.script("etc/cont-init.d/10-mode", 'echo "init FOO=$FOO $0" >> "$S6PY_ROOT/data/init"\n',
+               mode=0o644, shebang=shebang)
+    box.script("etc/cont-finish.d/10-bye", 'echo "finish FOO=$FOO" >> "$S6PY_ROOT/data/finish"\n',
+               shebang=shebang)
+    seen = []
+    for switch in ({}, {"S6PY_FORKED_RUNS": "0"}):
+        for name in ("init", "finish"):
+            box.file("data/" + name, "")
+        r = box.run(["sh", "-c", "mount --bind /bin/false /usr/bin/python3"],
+                    env=dict({"FOO": "bar"}, **switch))
+        with open(box.path("data/init")) as f, open(box.path("data/finish")) as g:
+            seen.append((f.read(), g.read(), r.code))
+    init_line = "init FOO=bar %s\n" % box.path("etc/cont-init.d/10-mode")
+    assert seen[0] == (init_line, "finish FOO=bar\n", 0), seen
+    assert seen[1][0] == init_line and seen[1][1] == "", seen

@@ -1,24 +1,24 @@
-"""A service's `run` whose shebang is our with-contenv (`#!/usr/bin/with-contenv bash`,
-`#!/command/with-contenv sh`...), run without a new interpreter for with-contenv.
+"""A `run` (or a cont-init.d / cont-finish.d script) whose shebang is our with-contenv
+(`#!/usr/bin/with-contenv bash`, `#!/command/with-contenv sh`...), run without a new
+interpreter for with-contenv.
 
 Exec'd, such a script costs a whole Python start (our launcher's sh part, then python3,
 then with-contenv's imports) only for with-contenv to read the container environment and
-exec the shell.  Here the supervisor forks (spawn.fork_call: the child is set up exactly
-as for an exec: session, signal dispositions, fds, cwd, lock) and the child runs
-with-contenv's main with the argv the kernel would have given it:
-[INTERPRETER, SHEBANG-ARGUMENT, "./run", NAME].  with-contenv then does what it always
-does, in the same order with the same messages: its environment, its exec of the shell,
-its exit code when that exec fails.
+exec the shell.  Here PID 1 forks (spawn.fork_call: the child is set up exactly as for an
+exec: session, signal dispositions, fds, cwd, lock) and the child runs with-contenv's main
+with the argv the kernel would have given it: [INTERPRETER, SHEBANG-ARGUMENT, SCRIPT,
+ARGS...].  with-contenv then does what it always does, in the same order with the same
+messages: its environment, its exec of the shell, its exit code when that exec fails.
 
-Recognised only when the shebang's interpreter is (a link to) *our* launcher reaching
-with-contenv, and `run` is executable: anything else is exec'd as always, so an image
-that put a real with-contenv of its own there gets its own.  `S6PY_FORKED_RUNS=0` turns
-this off (docs/supervision.md).
+Recognised only when the interpreter is (a link to) *our* launcher reaching with-contenv
+and the script is executable (or /init runs it through its shebang): anything else is
+exec'd as always, so an image that put a with-contenv of its own there gets its own.
+`S6PY_FORKED_RUNS=0` turns this off (docs/supervision.md).
 """
 
 import os
 
-__all__ = ["recognise"]
+__all__ = ["recognise", "with_contenv_argv", "runner"]
 
 #: a shebang line longer than this is not ours (the kernel's limit is 256 bytes)
 MAX_SHEBANG = 256
@@ -28,14 +28,31 @@ def recognise(servicedir, name):
     """A function for spawn.fork_call that runs SERVICEDIR/run as its with-contenv
     shebang says, or None: exec it as always.  NAME is run's first argument (s6 passes
     the service's name).  Never raises for a bad file."""
+    argv = with_contenv_argv(["./run", name], cwd=servicedir)
+    return None if argv is None else runner(argv)
+
+
+def with_contenv_argv(argv, cwd=None):
+    """The argv our with-contenv would get if ARGV (run from CWD) were exec'd: ARGV[0]'s
+    `#!` interpreter and argument before ARGV when that interpreter is our with-contenv,
+    ARGV itself when ARGV[0] is our with-contenv (a 0644 script /init runs through its
+    shebang); None otherwise."""
+    program = argv[0] if cwd is None else os.path.join(cwd, argv[0])
+    if _is_our_with_contenv(program):
+        return list(argv)
     try:
-        interpreter, argument = _shebang(os.path.join(servicedir, "run"))
+        interpreter, argument = _shebang(program)
     except (OSError, ValueError):
         return None
     if interpreter is None or not _is_our_with_contenv(interpreter):
         return None
-    argv = [interpreter] + ([argument] if argument is not None else []) + ["./run", name]
-    return lambda: _with_contenv(argv)
+    return [interpreter] + ([argument] if argument is not None else []) + list(argv)
+
+
+def runner(argv, env=None):
+    """The child's function: with-contenv's main on ARGV, in ENV (a bytes dict: the
+    environment an exec would have given; None: ours, which a service's spawn gives)."""
+    return lambda: _with_contenv(argv, env)
 
 
 def _shebang(path):
@@ -60,14 +77,17 @@ def _is_our_with_contenv(interpreter):
     from s6py import is_launcher
     from s6py.cli import command_name
 
-    if not interpreter.startswith("/") or not is_launcher(interpreter):
+    if not os.path.isabs(interpreter) or not is_launcher(interpreter):
         return False
     return command_name(interpreter)[0] == "with-contenv"
 
 
-def _with_contenv(argv):
+def _with_contenv(argv, env):
     """In the forked child: with-contenv's main, which execs (or says why not and
     returns its code)."""
     from s6py import cli
 
+    if env is not None:
+        os.environ.clear()
+        os.environb.update(env)
     return cli.run(cli.resolve("with-contenv"), argv)

@@ -8,7 +8,7 @@ privileges): installing costs PID 1 nothing until a recognised logger exists.
 
 import os
 
-__all__ = ["install", "enabled", "switched_off"]
+__all__ = ["install", "enabled", "switched_off", "forked_run", "forked_script"]
 
 
 def enabled():
@@ -98,3 +98,15 @@ def forked_run(servicedir, name):
     from s6py.cmd import forkedrun
 
     return forkedrun.recognise(servicedir, name)
+
+
+def forked_script(argv, env):
+    """For /init's cont-init.d and cont-finish.d scripts: the function spawn.fork_call
+    runs in the child instead of exec'ing ARGV in ENV, or None (exec it; also when
+    S6PY_FORKED_RUNS=0)."""
+    if switched_off("S6PY_FORKED_RUNS"):
+        return None
+    from s6py.cmd import forkedrun
+
+    contenv_argv = forkedrun.with_contenv_argv(argv)
+    return None if contenv_argv is None else forkedrun.runner(contenv_argv, env)

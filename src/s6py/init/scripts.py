@@ -17,7 +17,7 @@ import _signal as signal  # the `signal` module imports `enum`: milliseconds of 
 import errno
 import os
 
-from s6py.engine.spawn import SpawnError, spawn
+from s6py.engine.spawn import SpawnError, fork_call, spawn
 from s6py.init.context import UsesContext
 from s6py.init.perms import runnable
 from s6py.init.steps import exit_code
@@ -75,8 +75,7 @@ class ScriptRunner(UsesContext):
         self.say.v3_line(self.v3_prog, "info", "running %s" % self.ctx.paths.shown(path))
         try:
             # the fd reserve: cont-finish.d starts even when the services took every fd
-            pid = self.ctx.reserve.spending(spawn, runnable(path, self.copies), env=self.env,
-                                            cwd=self.ctx.paths.root, stdin=self.ctx.devnull)
+            pid = self.ctx.reserve.spending(self._spawn, runnable(path, self.copies))
         except SpawnError as e:
             self.say.line(0, "[%s] %s: %s" % (self.bracket, name, e.describe()))
             # as a shell: 127 when the program (or its #! interpreter) is missing, else 126
@@ -92,6 +91,17 @@ class ScriptRunner(UsesContext):
             self.bracket, self._died, name, wstat))
         if self.timeout_ms:
             self._timer = self.loop.call_later(self.timeout_ms / 1000.0, self._expired)
+
+    def _spawn(self, argv):
+        """Start ARGV in our environment, cwd / and stdin /dev/null: exec'd, or, for a
+        with-contenv shebang, in a child forked from PID 1 (cmd/forkedrun.py)."""
+        from s6py.cmd.forkhook import forked_script
+
+        child = forked_script(argv, self.env)
+        options = dict(cwd=self.ctx.paths.root, stdin=self.ctx.devnull)
+        if child is None:
+            return spawn(argv, env=self.env, **options)
+        return fork_call(child, label=argv[0], **options)
 
     def _expired(self):
         self._timer = None
