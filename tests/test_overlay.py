@@ -268,11 +268,13 @@ def test_bytecode_option_is_deterministic_and_its_pycs_are_used(tmp_path):
     os.mkdir(root)
     subprocess.run(["tar", "xzf", first, "-C", root], check=True)
     launcher = os.path.join(root, "package", "admin", "s6py", "command", "s6py")
-    r = subprocess.run([sys.executable, "-IS", "-v", launcher, "s6-echo", "hi"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0 and r.stdout == "hi\n"
-    used = re.findall(r"# (\S+\.pyc) matches (\S+\.py)", r.stderr)
-    assert any(src.endswith("/s6py/cli.py") for _, src in used), r.stderr[-2000:]
-    compiled_now = [line for line in r.stderr.splitlines()
-                    if "/s6py/" in line and "code object from" in line and ".pyc" not in line]
-    assert compiled_now == []
+    # the quick path (s6py.quick) and the full command (-s: goes through s6py.cli)
+    for args, module in ((["hi"], "quick.py"), (["-s:", "hi"], "cli.py")):
+        r = subprocess.run([sys.executable, "-IS", "-v", launcher, "s6-echo"] + args,
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and r.stdout == "hi\n"
+        used = re.findall(r"# (\S+\.pyc) matches (\S+\.py)", r.stderr)
+        assert any(src.endswith("/s6py/" + module) for _, src in used), r.stderr[-2000:]
+        compiled_now = [line for line in r.stderr.splitlines()
+                        if "/s6py/" in line and "code object from" in line and ".pyc" not in line]
+        assert compiled_now == []

@@ -1,15 +1,14 @@
 """s6py: s6-overlay rebuilt in pure Python.
 
 Every helper command is a fresh interpreter, and `python3 -I -S -m s6py s6-svok DIR` must
-not pay for modules it does not use, so nothing but `os` (already loaded by then) is
-imported here.  This module, loaded by every command anyway, holds the few helpers that
-several kinds of commands need (execlineb, the chain-loaders, s6-log, /init): skalibs'
-option scanning, what exec gave this process (its environment and signal dispositions
-without Python's additions), how to exec ourselves again (self_argv / self_exec, and PWD
-across our launcher), the PATH search and strerror.
+not pay for modules it does not use, so nothing is imported here, not even `os`: the
+quick paths of s6py.quick start without it (each function below imports it itself).
+This module, loaded by every command anyway, holds the few helpers that several kinds of
+commands need (execlineb, the chain-loaders, s6-log, /init): skalibs' option scanning,
+what exec gave this process (its environment and signal dispositions without Python's
+additions), how to exec ourselves again (self_argv / self_exec, and PWD across our
+launcher), the PATH search and strerror.
 """
-
-import os
 
 __version__ = "0.1.0"
 
@@ -24,6 +23,7 @@ def lc_ctype_coerced():
     disabled by -I); a program we exec or an environment we dump must not inherit that.
     /proc/self/environ still holds what exec gave us; without /proc the variable counts as
     coerced when it is C.UTF-8 and LANG and LC_ALL are unset (the only case it happens)."""
+    import os
     env = os.environb
     if b"LC_CTYPE" not in env:
         return False
@@ -52,6 +52,7 @@ def restore_python_ignored_signals():
 def original_environ():
     """The environment this process was started with, as a bytes dict (see
     lc_ctype_coerced)."""
+    import os
     env = dict(os.environb)
     if lc_ctype_coerced():
         del env[b"LC_CTYPE"]
@@ -70,6 +71,7 @@ def is_launcher(path):
     """True if PATH is (a link to) one of our launchers: the one this process was started
     through, the overlay's next to this package (lib/s6py -> command/s6py), or a
     checkout's (src/s6py -> bin/s6py)."""
+    import os
     if not _launchers:
         import sys
 
@@ -114,6 +116,7 @@ def interpreter():
 
 def package_parent():
     """The directory holding this package (a checkout's src/, the overlay's lib/)."""
+    import os
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -129,12 +132,14 @@ def self_exec(command, args=(), env=None):
     """Exec self_argv(COMMAND, *ARGS) with ENV (a dict; None: the environment we were
     started with, see original_environ).  Returns only by raising OSError; the caller
     reports it, naming interpreter()."""
+    import os
     argv = self_argv(command, *args)
     os.execve(argv[0], argv, original_environ() if env is None else env)
 
 
 def restore_carried_pwd():
     """Undo our launcher's sh part: PWD as the command that exec'd us had it."""
+    import os
     carried = os.environb.pop(PWD_CARRIER.encode(), None)
     if carried is None:
         return
@@ -148,6 +153,7 @@ def restore_carried_pwd():
 def path_candidates(name, path):
     """The files to try for NAME along PATH (both str, or both bytes): NAME itself if it
     contains a slash, else DIR/NAME for each entry of PATH, an empty entry being "."."""
+    import os
     if isinstance(name, bytes):
         slash, colon, dot = b"/", b":", b"."
     else:
@@ -161,6 +167,7 @@ def find_executable(name, path, cwd=None):
     """(the first candidate for NAME along PATH that is an executable regular file, or
     None; whether a candidate that exists but is not one was seen before it).  Candidates
     are checked relative to CWD when given."""
+    import os
     denied = False
     for candidate in path_candidates(name, path):
         where = os.path.join(cwd, candidate) if cwd else candidate
@@ -222,4 +229,5 @@ def find_options(argv, optstring):
 
 def strerror(exc):
     """The C library's text for an OSError, as strerr_diefusys prints it."""
+    import os
     return os.strerror(exc.errno) if getattr(exc, "errno", None) else str(exc)

@@ -7,7 +7,6 @@ Every command function takes the full argv (argv[0] = the command name) and retu
 code.
 """
 
-import os
 import sys
 
 # command name -> "module:function" (module relative to the s6py package), one block per
@@ -172,6 +171,7 @@ def command_name(path, hops=40):
     first basename along its chain of symlinks that is one (an image that did
     `mv /usr/bin/with-contenv /usr/bin/with-contenvb` still reaches with-contenv).
     Returns (name or None, the chain of paths followed)."""
+    import os
     chain = [path]
     for _ in range(hops):
         name = os.path.basename(path)
@@ -187,6 +187,7 @@ def command_name(path, hops=40):
 
 
 def main(argv=None):
+    import os
     from s6py import restore_carried_pwd
 
     restore_carried_pwd()
@@ -219,6 +220,7 @@ def exit_with(code):
     data that must reach their fds (every file a command opens is closed by then, and
     nothing registers atexit work); if flushing them fails, or CODE is not a number,
     the usual sys.exit path runs and says so as it always has."""
+    import os
     if code is None:
         code = 0
     if type(code) is int:

@@ -294,7 +294,7 @@ def package_imports(src):
 
 
 #: the launcher's own imports (overlay.LAUNCHER): it is not a file of the package
-LAUNCHER_IMPORTS = ("sys", "os", "_signal", "resource")
+LAUNCHER_IMPORTS = ("sys", "os", "posix", "_signal", "resource")
 
 
 def _imports_anywhere(tree):

@@ -90,12 +90,41 @@ if sys.argv[1:2] == ["init"] or sys.argv[0].rpartition("/")[2] == "init":
             resource.setrlimit(resource.RLIMIT_NOFILE, (_hard, _hard))
     except (ImportError, OSError, ValueError):
         pass
-import os
-
 if sys.version_info < (3, 9):
     sys.stderr.write("%s: fatal: s6py needs Python >= 3.9, this is %s\n"
-                     % (os.path.basename(sys.argv[0]), sys.version.split()[0]))
+                     % (sys.argv[0].rpartition("/")[2], sys.version.split()[0]))
     sys.exit(127)
+
+
+def _quick_lib(path):
+    # lib/ next to the command/ that holds this file, found without os (see s6py.quick)
+    import posix
+
+    for _ in range(40):  # the links to this file (/usr/bin/X -> /command/X -> s6py)
+        try:
+            target = posix.readlink(path)
+        except OSError:
+            break
+        path = target if target[:1] == "/" else path.rpartition("/")[0] + "/" + target
+    top = path.rpartition("/")[0].rpartition("/")[0] or "."
+    try:
+        here, there = posix.stat(__file__), posix.stat(top + "/command/s6py")
+        posix.stat(top + "/lib/s6py/quick.py")
+    except OSError:
+        return None
+    return top + "/lib" if (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino) else None
+
+
+if sys.argv[0].rpartition("/")[2] != "init" and sys.argv[1:2] != ["init"]:
+    _lib = _quick_lib(__file__)
+    if _lib is not None:
+        sys.path.insert(0, _lib)
+        from s6py.quick import run  # noqa: E402
+
+        run(sys.argv)  # returns unless it did the whole job
+        del sys.path[0]
+import os  # noqa: E402
+
 lib = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lib")
 if not os.path.isdir(os.path.join(lib, "s6py")):  # a copy of this file (cp /usr/bin/with-contenv ...): the usual place
     lib = "/package/admin/s6py/lib"
