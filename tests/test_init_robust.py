@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from log_support import logdir_parent
 from test_init_support import UNSHARE_ARGV, box_fixture, inside, read, wait_file
 
 box = box_fixture()
@@ -421,3 +422,42 @@ exit 7
     assert r.err.count("Too many open files") == 1, r.err[-3000:]
     assert "limit 1024" in r.err
     assert "finish-ran" in r.out + r.err
+
+
+def test_logged_services_past_the_fd_limit_wait_for_their_pipes_too(box):
+    """A service with a log/ needs six fds in PID 1 (two supervisions and the pipe between
+    them): under nofile=256, 60 logged services do not all fit.  The ones whose pipe could
+    not even be made wait in the same queue (no line each), one line names the shortage,
+    the CMD runs, and once 30 are pruned every remaining pair is up and logging."""
+    parent = logdir_parent(box)
+    for i in range(60):
+        box.service("s%02d" % i, "echo up\nexec sleep 100\n",
+                    log="exec logutil-service %s/s%02d\n" % (parent, i))
+    wrapper = box.file("data/limited-init", '#!/bin/sh\nexec prlimit --nofile=256:256 "%s" "$@"\n'
+                       % box.init, 0o755)
+    box.init = wrapper
+    script = r'''
+scan="$S6PY_ROOT/run/service"; logs="$1"
+count() { n=0; for s in "$scan"/*/log/supervise/lock; do [ -e "$s" ] && n=$((n+1)); done; echo $n; }
+i=0; while [ "$(count)" -lt 30 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+sleep 0.3
+echo "first $(count)"
+mkdir "$S6PY_ROOT/data/gone"
+for s in "$scan"/s[0-2]*; do mv "$s" "$S6PY_ROOT/data/gone/"; done
+s6-svscanctl -an "$scan"
+i=0; while [ "$(count)" -lt 30 ] || [ "$(ls "$scan" | wc -l)" -ne 30 ]; do
+  sleep 0.05; i=$((i+1)); [ $i -gt 400 ] && break; done
+n=0; for d in "$logs"/s[3-5]?; do
+  j=0; until [ -s "$d/current" ] || [ $j -ge 200 ]; do sleep 0.05; j=$((j+1)); done
+  [ -s "$d/current" ] && n=$((n+1)); done
+echo "then $(count) $n"
+exit 7
+'''
+    r = box.run(["sh", "-c", script, "sh", parent], timeout=120,
+                env={"S6_SERVICES_GRACETIME": "20000"})
+    assert r.code == 7, r.err[-3000:]
+    first, then = r.out.split("\n")[:2]
+    assert 20 <= int(first.split()[1]) < 60, r.out
+    assert then == "then 30 30", (r.out, r.err[-3000:])
+    assert r.err.count("Too many open files") == 1, r.err[-3000:]
+    assert "unable to create a pipe" not in r.err, r.err[-3000:]

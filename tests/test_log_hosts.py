@@ -5,11 +5,12 @@ Each test asks the running tree through s6-svstat/s6-svc, as a user would with
 `docker exec`, and then reads the logdirs: every line where it belongs, none lost."""
 
 import os
+import time
 
 import pytest
 
 from log_support import lines_of, logdir_parent
-from test_init_support import box_fixture
+from test_init_support import box_fixture, wait_for
 
 box = box_fixture()
 
@@ -307,3 +308,158 @@ echo "b-deaths=$(s6-svdt "$S6PY_ROOT/run/service/b-log")"
     for name in consumers:
         assert lines_of("%s/%s" % (parent, name)) == ["%s%d" % (name, i) for i in range(300)], name
     assert "Traceback" not in r.err, r.err
+
+
+#: the CMD: once every logdir has its line, the host's fds by kind: "KIND COUNT" lines
+HOST_FDS = WAIT_FOR + r"""
+pid=$(s6-svstat -p "$S6PY_ROOT/run/service/s0/log")
+for fd in /proc/$pid/fd/*; do readlink "$fd"; done | sed 's/:.*//; s|.*/||' | sort | uniq -c
+"""
+
+
+def test_a_host_holds_three_fds_per_logger(box):
+    """The log pipe, the logdir's lock and its current: the logger's stdout and stderr
+    are the host's own (the same objects) and its working directory is dropped once no
+    path of its script is relative.  Six per logger ran one host out of fds at about 170
+    loggers under nofile=1024."""
+    parent = logdir_parent(box)
+    n = 12
+    currents = []
+    for i in range(n):
+        box.service("s%d" % i, "echo up\nexec sleep 1000\n",
+                    log="exec logutil-service %s/s%d\n" % (parent, i))
+        currents.append("%s/s%d/current" % (parent, i))
+    r = box.run(["sh", "-c", HOST_FDS, "sh"] + currents)
+    assert r.code == 0, r
+    kinds = {line.split()[1]: int(line.split()[0]) for line in r.out.splitlines() if line.strip()}
+    assert kinds.get("lock") == n and kinds.get("current") == n, kinds
+    # the log pipes, its own 1 and 2 (our pipes here) and its signal pipe's two ends
+    assert n <= kinds.get("pipe", 0) <= n + 4, kinds
+    assert sum(kinds.values()) <= 3 * n + 8, kinds  # + stdin, socket, epoll, 1 spare
+    for i in range(n):
+        assert lines_of("%s/s%d" % (parent, i)) == ["up"], i
+
+
+#: the CMD: wait for both `1` lines on our stdout (data/out) and rel's line in its logdir
+SHARED_STDOUT = r"""
+d="$S6PY_ROOT/data"; main="$S6PY_ROOT/run/service/rel/log/main"
+i=0; until { [ -s "$main/current" ] && [ "$(grep -c "^to stdout" "$d/out")" -ge 2 ]; } || [ $i -ge 500 ]; do
+  sleep 0.02; i=$((i+1))
+done
+cp "$main/current" "$d/rel-current"
+"""
+
+
+def test_loggers_writing_to_the_hosts_stdout_and_a_relative_logdir(box):
+    """Two hosted loggers copy their lines to their stdout (`1`), the container's, which
+    is also the host's own: each gets a fd of its own for it; a third one logs into a
+    directory relative to its log/ and keeps its working directory."""
+    for name in ("a", "b"):
+        box.service(name, "echo to stdout from %s\nexec sleep 1000\n" % name,
+                    log="exec s6-log 1\n")
+    box.service("rel", "echo relative\nexec sleep 1000\n", log="exec s6-log n2 ./main\n")
+    out = box.path("data/out")
+    with open(out, "wb") as f:
+        r = box.run(["sh", "-c", SHARED_STDOUT], stdout=f)
+    assert r.code == 0, r
+    with open(out) as f:
+        text = f.read()
+    assert sorted(l for l in text.splitlines() if l.startswith("to stdout")) == \
+        ["to stdout from a", "to stdout from b"], text
+    with open(box.path("data/rel-current")) as f:
+        assert f.read() == "relative\n"
+    assert "Traceback" not in r.err and "warning" not in r.err, r.err
+
+
+def test_hosted_loggers_blocked_on_one_stdout_each_wait_their_turn(box):
+    """Two hosted loggers copy 20000 lines each to the container's stdout, a pipe nobody
+    reads for a while: both block on it (each watches a fd of its own, not the host's
+    shared 1) and, once it is read, every byte comes out.  (Two writers of one pipe may
+    interleave where a write was partial, as two s6-log processes would: bytes are
+    counted, not lines.)"""
+    lines = 20000
+    expected = sum(len("a %d\n" % i) for i in range(1, lines + 1))
+    for name in ("a", "b"):
+        box.service(name, "seq 1 %d | sed 's/^/%s /'\nexec sleep 1000\n" % (lines, name),
+                    log="exec s6-log 1\n")
+    done = box.path("data/done")
+    reader, writer = os.pipe()
+    got = {"a": 0, "b": 0}
+    try:
+        cmd = ["sh", "-c", 'until [ -e "$S6PY_ROOT/data/done" ]; do sleep 0.05; done']
+        with box.start(cmd, stdout=writer) as c:
+            os.close(writer)
+            writer = None
+            time.sleep(1.0)  # let both fill the pipe and wait on it
+            data = b""
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and len(data) < 2 * expected:
+                chunk = os.read(reader, 65536)
+                if not chunk:
+                    break
+                data += chunk
+            with open(done, "w"):
+                pass
+            c.wait(20)
+            err = c.output[1].decode(errors="replace")
+    finally:
+        os.close(reader)
+        if writer is not None:
+            os.close(writer)
+    assert len(data) == 2 * expected, (len(data), 2 * expected)
+    for name in ("a", "b"):
+        got[name] = data.count(("%s %d\n" % (name, lines)).encode())
+    assert got == {"a": 1, "b": 1}, got
+    assert "Traceback" not in err and "warning" not in err, err
+
+
+#: the CMD: once a's logger is up, note the host's fd 1; after the test broke our stdout
+#: and a's logger gave up on it, note it again
+BROKEN_STDOUT = r"""
+d="$S6PY_ROOT/data"
+i=0; until [ -s "$1" ] || [ $i -ge 500 ]; do sleep 0.02; i=$((i+1)); done
+pid=$(s6-svstat -p "$S6PY_ROOT/run/service/a/log")
+readlink "/proc/$pid/fd/1" > "$d/before"
+touch "$d/ready"
+i=0; until [ -e "$d/checkit" ] || [ $i -ge 500 ]; do sleep 0.02; i=$((i+1)); done
+readlink "/proc/$pid/fd/1" > "$d/after" 2>&1
+"""
+
+
+def test_a_logger_giving_up_on_its_stdout_leaves_the_hosts_alone(box):
+    """s6-log closes its stdout when a write to it fails; a hosted logger closes the fd
+    of its own, never the host's 1, which other loggers use (and whose number a lock or
+    a current file would otherwise take)."""
+    parent = logdir_parent(box)
+    data = box.path("data")
+    box.service("a", 'echo first\nuntil [ -e "$S6PY_ROOT/data/go" ]; do sleep 0.02; done\n'
+                     "echo boom\nexec sleep 1000\n",
+                log="exec s6-log n2 %s/a - +^boom 1\n" % parent)
+    reader, writer = os.pipe()
+    errors = open(os.path.join(data, "stderr"), "wb")
+    try:
+        with box.start(["sh", "-c", BROKEN_STDOUT, "sh", parent + "/a/current"],
+                       stdout=writer, stderr=errors) as c:
+            os.close(writer)
+            writer = None
+            wait_path = lambda name: wait_for(  # noqa: E731
+                lambda: os.path.exists(os.path.join(data, name)), timeout=10)
+            wait_path("ready")
+            os.close(reader)
+            reader = None
+            open(os.path.join(data, "go"), "w").close()
+            wait_for(lambda: b"closing the stream" in open(os.path.join(data, "stderr"), "rb").read(),
+                     timeout=10)
+            open(os.path.join(data, "checkit"), "w").close()
+            assert c.wait(20) == 0
+    finally:
+        errors.close()
+        for fd in (reader, writer):
+            if fd is not None:
+                os.close(fd)
+    with open(os.path.join(data, "before")) as f:
+        before = f.read()
+    with open(os.path.join(data, "after")) as f:
+        after = f.read()
+    assert before.startswith("pipe:") and after == before, (before, after)
+    assert lines_of(parent + "/a") == ["first", "boom"]

@@ -123,11 +123,34 @@ class Member:
 
 
 class Pipeline:
-    """N members, each one's stdout the next one's stdin, through pipes held here."""
+    """N members, each one's stdout the next one's stdin, through pipes held here.
+
+    The pipes are made when the pipeline is added or, when no fd was left then, before
+    its first member's supervision starts (see Supervisor.start)."""
 
     def __init__(self, members, pipes):
         self.members = members
         self.pipes = pipes     # pipes[i] = [read, write] between members[i] and members[i+1]
+
+    def unmade(self):
+        """How many of its pipes are still to be made."""
+        return len(self.members) - 1 - len(self.pipes)
+
+    def make_pipes(self):
+        """Make the missing pipes and give the members their ends; OSError (none made)."""
+        made = []
+        try:
+            for _ in range(self.unmade()):
+                made.append(list(os.pipe2(os.O_CLOEXEC)))
+        except OSError:
+            for pipe in made:
+                _close_end(pipe, 0)
+                _close_end(pipe, 1)
+            raise
+        self.pipes.extend(made)
+        for index, member in enumerate(self.members):
+            member.stdin = self.pipes[index - 1][0] if index else None
+            member.stdout = self.pipes[index][1] if index < len(self.pipes) else None
 
     def release_output(self, member):
         """MEMBER is gone: close our write end of its output pipe, so that the next member
@@ -257,23 +280,17 @@ class Supervisor:
 
     def pipeline(self, specs, want_up=None):
         """Supervise SPECS = [(name, path), ...] as a pipeline, first to last; returns the
-        members.  Raises OSError (nothing supervised) if the pipes cannot be made."""
-        pipes = []
+        members.  When no fd is left for its pipes, the members wait in the queue of
+        services that found no fd (one line for the whole shortage) and get their pipes
+        when fds are free; any other failure to make them raises OSError (nothing
+        supervised)."""
+        members = [Member(self, name, os.path.abspath(path), want_up) for name, path in specs]
+        line = Pipeline(members, [])
         try:
-            for _ in range(len(specs) - 1):
-                pipes.append(list(os.pipe2(os.O_CLOEXEC)))
-        except OSError:
-            for pipe in pipes:
-                _close_end(pipe, 0)
-                _close_end(pipe, 1)
-            raise
-        members = []
-        for index, (name, path) in enumerate(specs):
-            member = Member(self, name, os.path.abspath(path), want_up,
-                            stdin=pipes[index - 1][0] if index else None,
-                            stdout=pipes[index][1] if index < len(pipes) else None)
-            members.append(member)
-        line = Pipeline(members, pipes)
+            line.make_pipes()
+        except OSError as e:
+            if e.errno not in FD_ERRNOS:
+                raise
         for member in members:
             member.pipeline = line
             self.members[member.name] = member
@@ -286,14 +303,24 @@ class Supervisor:
         """(Re)start the supervision of MEMBER; False if it could not be (said once)."""
         if member.service is not None or self.members.get(member.name) is not member:
             return member.service is not None
+        line = member.pipeline
+        pipe_fds = 2 * line.unmade() if line is not None else 0
+        if self._fd_limit is not None and not _room_for(pipe_fds + 2 + FD_HEADROOM):
+            self._starve(member, OSError(errno.EMFILE, os.strerror(errno.EMFILE)), _fds_in_use())
+            return False
+        if pipe_fds:
+            try:
+                line.make_pipes()
+            except OSError as e:
+                if e.errno in FD_ERRNOS:
+                    self._starve(member, e, _fds_in_use())
+                else:
+                    self._failed(member, "unable to create a pipe: " + e.strerror)
+                return False
         service = Service(self.loop, member.path, member.name, stdin=member.stdin,
                           stdout=member.stdout, on_exit=self._service_ended,
                           want_up=member.want_up, reporter=self.reporter.about(member.name))
         service.member = member
-        in_use = _fds_in_use()
-        if self._fd_limit is not None and in_use + 2 + FD_HEADROOM > self._fd_limit:
-            self._starve(member, OSError(errno.EMFILE, os.strerror(errno.EMFILE)), in_use)
-            return False
         try:
             service.start()
         except BlockingIOError:
@@ -489,10 +516,29 @@ def _close_end(pipe, index):
         pipe[index] = None
 
 
+def _room_for(count):
+    """Whether COUNT more fds can be had now: they are opened and closed again.  (The
+    number the kernel gives a new fd is no measure: once supervisions have ended, the
+    holes they leave make it low however few numbers are left.)"""
+    taken = []
+    try:
+        for _ in range(count):
+            taken.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+        return True
+    except OSError:
+        return False
+    finally:
+        for fd in taken:
+            os.close(fd)
+
+
 def _fds_in_use():
-    """How many fds this process holds, near enough: the kernel gives the lowest free
-    number, so a new fd's number counts the ones below it (holes aside).  0 if none can
-    be had at all."""
+    """How many fds this process holds (for the shortage's line): the entries of
+    /proc/self/fd, or without /proc the lowest free number (a lower bound)."""
+    try:
+        return len(os.listdir("/proc/self/fd")) - 1  # listdir's own
+    except OSError:
+        pass
     try:
         probe = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:

@@ -43,14 +43,37 @@ _HANDLED = (signal.SIGTERM, signal.SIGHUP, signal.SIGALRM)
 _NO_FD = 0x7FFFFFFF
 
 
+def _resolve(spec, fds):
+    """The host's fd for a ("sent", INDEX) or ("inherited", N) of the start message."""
+    how, number = spec
+    if how == "sent":
+        return fds[number]
+    if how == "inherited" and number in (1, 2):
+        return number
+    raise ValueError(spec)
+
+
+def _needs_cwd(logger):
+    """Whether something of LOGGER names a path relative to its working directory: a
+    logdir or a status file (`=FILE`).  (Processors chdir into their logdir.)"""
+    if not all(os.path.isabs(ld.dir) for ld in logger.logdirs):
+        return True
+    return any(not os.path.isabs(target) for target in logger.status_files())
+
+
 def _exited(code):
     return (code & 0xFF) << 8
 
 
 class Hosted:
-    """One logger of the host: its fds, its context, its Logger once built."""
+    """One logger of the host: its fds, its context, its Logger once built.
 
-    def __init__(self, ident, stdin, stdout, stderr, cwd_fd, notif, umask, env):
+    OWNED are the fds the host received for it and closes at its end; its stdout and
+    stderr may instead be the host's own 1 and 2 (see s6py.log.hosting.Host.spec_of).
+    CWD_FD is None once the logger is built when nothing of it depends on the working
+    directory (every logdir absolute): one fd less per logger."""
+
+    def __init__(self, ident, stdin, stdout, stderr, cwd_fd, notif, umask, env, owned):
         self.ident = ident
         self.stdin = stdin
         self.stdout = stdout
@@ -59,6 +82,7 @@ class Hosted:
         self.notif = notif
         self.umask = umask
         self.env = env
+        self.owned = owned
         self.logger = None
         self.retry_at = None     # finalizing (stdin ended): when to try its next step
 
@@ -66,9 +90,20 @@ class Hosted:
     def finishing(self):
         return self.retry_at is not None
 
-    def fds(self):
-        return [fd for fd in (self.stdin, self.stdout, self.stderr, self.cwd_fd, self.notif)
-                if fd is not None and fd >= 0]
+    def drop_cwd(self):
+        """Close the working directory's fd (the logger no longer needs it)."""
+        if self.cwd_fd is not None:
+            self.owned.remove(self.cwd_fd)
+            os.close(self.cwd_fd)
+            self.cwd_fd = None
+
+    def close_fds(self):
+        for fd in self.owned:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.owned = []
 
 
 class Host:
@@ -128,7 +163,8 @@ class Host:
     def _enter(self, hosted):
         """HOSTED's working directory and umask, for what is done on its behalf."""
         if self.current is not hosted:
-            os.fchdir(hosted.cwd_fd)
+            if hosted.cwd_fd is not None:
+                os.fchdir(hosted.cwd_fd)
             os.umask(hosted.umask)
             self.current = hosted
 
@@ -170,14 +206,19 @@ class Host:
         self.on_host_signal(signal.SIGTERM)
 
     def start(self, ident, settings, fds):
-        if len(fds) < 4:
+        try:
+            stdout = _resolve(settings["stdout"], fds)
+            stderr = _resolve(settings["stderr"], fds)
+            notif = None if settings["notif_at"] is None else fds[settings["notif_at"]]
+            stdin, cwd_fd = fds[0], fds[1]
+        except (IndexError, KeyError, TypeError, ValueError):
+            # fds lost on the way (MSG_CTRUNC: the host has no fd left) or a bad message
             for fd in fds:
                 os.close(fd)
             self._report_exit(ident, _exited(111))
             return
-        notif = fds[4] if len(fds) > 4 else None
-        hosted = Hosted(ident, fds[0], fds[1], fds[2], fds[3], notif, settings["umask"],
-                        settings["env"])
+        hosted = Hosted(ident, stdin, stdout, stderr, cwd_fd, notif, settings["umask"],
+                        settings["env"], list(fds))
         self.loggers[ident] = hosted
         self._guarded(hosted, self._build, hosted, settings)
 
@@ -205,7 +246,16 @@ class Host:
             self._end(hosted, _exited(code))
             return
         if logger.notif is not None:
+            if hosted.notif in hosted.owned:
+                hosted.owned.remove(hosted.notif)
             hosted.notif = None  # the Logger writes the notification and closes it
+        if logger.stdout_ok and hosted.stdout not in hosted.owned:
+            # `1` lines go to the host's own 1: a fd of its own, watched and maybe closed
+            # by this logger alone
+            hosted.stdout = logger.stdout = os.dup(hosted.stdout)
+            hosted.owned.append(hosted.stdout)
+        if not _needs_cwd(logger):
+            hosted.drop_cwd()
         for ld in logger.logdirs:
             ld.env = hosted.env
         hosted.logger = logger
@@ -263,11 +313,7 @@ class Host:
                 ld.close()
         if self.current is hosted:
             self.current = None
-        for fd in hosted.fds():
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        hosted.close_fds()
         self._report_exit(hosted.ident, wstat)
 
     def _report_exit(self, ident, wstat):

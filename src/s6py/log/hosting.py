@@ -19,6 +19,7 @@ as any dead logger is.
 """
 
 import os
+import stat
 
 from s6py.wire import loghost
 
@@ -245,13 +246,18 @@ class Pool:
                 return None
             self.hosts[settings.identity] = host
         notif_number, notif_fd = next(iter(fds.items())) if fds else (None, None)
-        sent = [stdin, stdout, stdout if settings.stderr_is_stdout else 2, cwd_fd]
+        sent = [stdin, cwd_fd]
+        stdout_spec = host.spec_of(stdout, sent)
+        stderr_spec = stdout_spec if settings.stderr_is_stdout else host.spec_of(2, sent)
+        notif_at = None
         if notif_fd is not None:
             sent.append(notif_fd)
+            notif_at = len(sent) - 1
         self.last_ident += 1
         ident = self.last_ident
         message = ("start", ident, {"argv": settings.argv, "env": settings.env,
-                                    "umask": settings.umask, "notif": notif_number,
+                                    "umask": settings.umask, "notif": notif_number, "notif_at": notif_at,
+                                    "stdout": stdout_spec, "stderr": stderr_spec,
                                     "logdir_check": settings.logdir_check})
         try:
             loghost.send(host.sock, message, sent)
@@ -269,6 +275,21 @@ class Pool:
             del self.hosts[host.identity]
 
 
+def _shareable_identity(fd):
+    """What FD is, when another fd on the same object is as good as FD itself: a pipe, a
+    FIFO, a socket, a character device (the same inode and the same blocking mode).  None
+    for a regular file (its offset belongs to one open file, which fstat cannot tell) or
+    a fd that is not open."""
+    try:
+        st = os.fstat(fd)
+        blocking = os.get_blocking(fd)
+    except OSError:
+        return None
+    if stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode):
+        return None
+    return (st.st_dev, st.st_ino, st.st_rdev, blocking)
+
+
 class Host:
     """One host process and its control socket."""
 
@@ -284,6 +305,8 @@ class Host:
         self.queue = []          # signal messages the host could not take yet
         self.closed = False
         self.sock, theirs = loghost.pair()
+        # what the host's own 1 and 2 are: a logger writing to the same needs no fd of its own
+        self.inherited = {fd: _shareable_identity(fd) for fd in (1, 2)}
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         try:
             self.pid = fork_call(lambda: host_process.main(3, identity), label="log host",
@@ -298,6 +321,19 @@ class Host:
         os.set_blocking(self.sock.fileno(), False)
         self.loop.add_reader(self.sock.fileno(), self._readable)
         self.loop.watch_child(self.pid, self._died)
+
+    def spec_of(self, fd, sent):
+        """How the host finds the logger's fd FD (our number): ("inherited", N) when it is
+        still what the host got as its own N at its fork, else ("sent", INDEX) with FD
+        appended to SENT.  Saves a host two fds per logger (stdout and stderr are most
+        often ours), which is what lets one host hold hundreds of loggers."""
+        if fd in self.inherited and self.inherited[fd] is not None \
+                and _shareable_identity(fd) == self.inherited[fd]:
+            return ("inherited", fd)
+        if fd in sent[2:]:
+            return ("sent", sent.index(fd, 2))
+        sent.append(fd)
+        return ("sent", len(sent) - 1)
 
     def send_signal(self, ident, signo, group):
         if self.closed or ident not in self.loggers:

@@ -79,6 +79,10 @@ class Logger:
                    for e in elements for a in e.actions]
         self.line_major = len(set(map(repr, targets))) != len(targets)
 
+    def status_files(self):
+        """The names of the script's status files (`=FILE`), as written."""
+        return [a.target for e in self.elements for a in e.actions if a.kind is Act.STATUS]
+
     # --- the script ------------------------------------------------------------------------
 
     def run_script(self, lines):

@@ -2,7 +2,9 @@
 SOCK_SEQPACKET socket pair: one message per packet, file descriptors in SCM_RIGHTS.
 
 Supervisor -> host (trusted: the host was forked by the supervisor; marshal):
-    ("start", ID, SETTINGS)   fds: the logger's 0, 1, 2, its cwd (O_PATH), [its -d fd]
+    ("start", ID, SETTINGS)   fds: the logger's 0, its cwd (O_PATH), then as SETTINGS
+                              say: "stdout"/"stderr" ("sent", INDEX) or ("inherited", N),
+                              the host's own N; "notif_at" INDEX of its -d fd, or None
     ("signal", ID, SIGNO, GROUP)
 Host -> supervisor (the host runs unprivileged: a fixed binary layout, never unmarshalled):
     EXIT  ID WSTAT            the logger ID ended with wait status WSTAT
