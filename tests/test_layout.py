@@ -40,7 +40,7 @@ def names_defined(tree):
 
 def private_reaches(rel, tree):
     """`from s6py.M import _x`, and `obj._x` on anything but self/cls where this module
-    does not define `_x` itself (the interpreter's own `_signal`, `os._exit`... are fine)."""
+    does not define `_x` itself (the interpreter's own `_signal`, `os._exit`, `posix._exit`... are fine)."""
     own = names_defined(tree)
     found = []
     for node in ast.walk(tree):
@@ -49,7 +49,7 @@ def private_reaches(rel, tree):
                       for a in node.names if _private(a.name)]
         elif isinstance(node, ast.Attribute) and _private(node.attr) and node.attr not in own:
             base = node.value
-            if isinstance(base, ast.Name) and base.id in ("self", "cls", "mcs", "os", "sys"):
+            if isinstance(base, ast.Name) and base.id in ("self", "cls", "mcs", "os", "posix", "sys"):
                 continue
             found.append("%s:%d %s" % (rel, node.lineno, ast.unparse(node)))
     return found

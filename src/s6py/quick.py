@@ -276,10 +276,10 @@ def _with_contenv(argv):
             args = first.split() + args[1:]
         if not args:
             return
-    started = _started_environ()
-    if started.get(b"S6_KEEP_ENV", b"").strip():
+    # (the new environment is PATH and the container's: ours is only read for these)
+    if posix.environ.get(b"S6_KEEP_ENV", b"").strip():
         return  # the settings parser decides what its value means
-    directory = _contenv_dir(started)
+    directory = _contenv_dir(posix.environ)
     if directory is None:
         return
     try:
