@@ -26,8 +26,8 @@ images of tests/corpus_support.py).  It prints three things:
   * the same rows (N services, without and with a `logutil-service` logger each): the PSS
     of every process in the container descending from its PID 1 but the payload (`sleep`),
     read on the host once N + 1 `sleep` run and every log's `current` is non-empty, with
-    the process count; a cell whose container logged "Too many open files" under the
-    default `--ulimit nofile=1024:1024` is measured again with 4096:4096 and marked;
+    the process count; a cell whose container logged EMFILE (in glibc's or musl's words)
+    under the default `--ulimit nofile=1024:1024` is measured again with 4096:4096, marked;
   * the bare interpreter (`python3 -I -S`, in the s6py image) against s6py's PID 1 alone
     with 10 services and no loggers (the target: at most 1.3x);
   * helper start-up: `with-contenv true`, `s6-setuidgid nobody true`, `execlineb -Pc

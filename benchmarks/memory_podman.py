@@ -19,7 +19,8 @@ own directories; podman 4.3 gives a --tmpfs there the image's 0755) and CMD `sle
 Once N + 1 `sleep` run in the container, every /var/log/sI/current is non-empty and SETTLE
 seconds more have passed, the PSS (/proc/PID/smaps_rollup, host side) of every process
 descending from the container's PID 1 is summed, the payload (exe named `sleep`) left out.
-A cell whose container logs "Too many open files" without coming up is run again with
+A cell whose container logs EMFILE ("Too many open files"; musl, the bundle's python3:
+"No file descriptors available") without coming up is run again with
 `--ulimit nofile=4096:4096` (the default is 1024:1024, as in tests/e2e_support.py) and
 marked.
 
@@ -52,7 +53,8 @@ from bench_supervisor import pss_kb  # noqa: E402
 ROOTFS = "bookworm"
 TAG = "localhost/s6py-benchmem-%s:" + ROOTFS
 NOFILE_DEFAULT, NOFILE_RAISED = 1024, 4096
-EMFILE = "Too many open files"
+#: EMFILE as glibc (Debian's python3, the C programs) and musl (the bundle's python3) word it
+EMFILE = ("Too many open files", "No file descriptors available")
 DEBIAN_PYTHON = "/usr/bin/python3"
 BUNDLE_PYTHON = "/package/admin/s6py/python/bin/python3"
 
@@ -220,8 +222,9 @@ def wait_up(c, n, logged):
     while not tree_is_up(c, n, logged):
         now = time.monotonic()
         if now > next_look:  # an fd shortage shows in the logs long before the deadline
-            if EMFILE in c.logs():
-                raise TooManyOpenFiles(EMFILE)
+            logs = c.logs()
+            if any(text in logs for text in EMFILE):
+                raise TooManyOpenFiles(logs[-300:])
             if not c.running():
                 raise RuntimeError("the container ended: " + c.logs()[-500:])
             next_look = now + 3
@@ -325,9 +328,9 @@ def print_memory(rows, labels, settle):
                                     " | ".join(fmt_cell(cells[label], footnotes) for label in labels)))
     if any(not isinstance(cell, str) and cell.raised_nofile
            for _, cells in rows for cell in cells.values()):
-        print("\n[nofile]: with `--ulimit nofile=%d:%d` the container logged \"%s\" and did not "
-              "come up; measured again with nofile=%d:%d"
-              % (NOFILE_DEFAULT, NOFILE_DEFAULT, EMFILE, NOFILE_RAISED, NOFILE_RAISED))
+        print("\n[nofile]: with `--ulimit nofile=%d:%d` the container logged EMFILE (\"%s\") and "
+              "did not come up; measured again with nofile=%d:%d"
+              % (NOFILE_DEFAULT, NOFILE_DEFAULT, "\" or \"".join(EMFILE), NOFILE_RAISED, NOFILE_RAISED))
     for i, why in enumerate(footnotes, 1):
         print("[%d]: %s" % (i, why))
 
