@@ -1,7 +1,7 @@
 """Whole-tree memory of s6py's /init: PID 1 plus every supervisor and logger it runs.
 
     sudo python3 benchmarks/bench_memory.py [--sizes 1,10,50,200] [--settle 1.5]
-    sudo python3 benchmarks/bench_memory.py --podman [--sizes ...] [--settle 1.5] [--calls 50]
+    sudo python3 benchmarks/bench_memory.py --podman [--sizes ...] [--settle 1.5] [--calls 50] [--rounds 5]
 
 For each size N, /init runs as PID 1 of a private PID and mount namespace (the Box of
 tests/test_init_support.py, like the /init tests) with N services.d services (`exec sleep`)
@@ -31,8 +31,8 @@ images of tests/corpus_support.py).  It prints three things:
   * the bare interpreter (`python3 -I -S`, in the s6py image) against s6py's PID 1 alone
     with 10 services and no loggers (the target: at most 1.3x);
   * helper start-up: `with-contenv true`, `s6-setuidgid nobody true`, `execlineb -Pc
-    true`, `s6-echo hi` and the bare interpreter, mean per call of a loop of --calls in
-    one `podman exec` per command, with the ratio to the bare interpreter.
+    true`, `s6-echo hi` and the bare interpreter: the median of --rounds means per call,
+    each of a loop of --calls in one `podman exec`, with the ratio to the bare interpreter.
 Our images are tagged localhost/s6py-benchmem-*; see benchmarks/memory_podman.py.
 """
 
@@ -146,11 +146,14 @@ def main():
     parser.add_argument("--podman", action="store_true",
                         help="s6py against the real s6-overlay v3 and v2 in podman containers")
     parser.add_argument("--calls", type=int, default=50,
-                        help="--podman: calls per helper in the start-up table")
+                        help="--podman: calls per helper and round in the start-up table")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="--podman: rounds of the start-up table (their median is shown)")
     args = parser.parse_args()
     if args.podman:
         import memory_podman
-        memory_podman.run([int(x) for x in args.sizes.split(",")], args.settle, args.calls)
+        memory_podman.run([int(x) for x in args.sizes.split(",")], args.settle, args.calls,
+                           args.rounds)
         return
     if not available():
         sys.exit("needs root and unshare")

@@ -24,15 +24,18 @@ A cell whose container logs EMFILE ("Too many open files"; musl, the bundle's py
 `--ulimit nofile=4096:4096` (the default is 1024:1024, as in tests/e2e_support.py) and
 marked.
 
-Helpers: a container per image with no services; one `podman exec` runs a sh loop of K
-calls of each command, between two `date +%s%N` (three calls first, unmeasured: the noarch
-tarball writes its bytecode on the first run), so podman's own cost is not measured.
+Helpers: a container per image with no services, all up at once; in each of R rounds, one
+`podman exec` per image and command runs a sh loop of K calls of it between two
+`date +%s%N` (three calls first, unmeasured: the noarch tarball writes its bytecode on the
+first run), so podman's own cost is not measured; the table shows the median round.
 """
 
 import collections
+import contextlib
 import itertools
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -298,14 +301,30 @@ def per_call_ms(c, path, command, calls):
     return int(out) / 1e6 if r.returncode == 0 and out.isdigit() else None
 
 
-def helper_column(flavour, img, calls):
-    """{row: ms per call} in a container of IMG, the bare interpreter's row if it has one."""
-    commands = list(HELPERS)
-    if flavour.python:
-        commands.append((BARE, flavour.python + " -I -S -c pass"))
-    with Running(img, ["sleep", "100000"]) as c:
-        wait_up(c, 0, False)
-        return {row: per_call_ms(c, flavour.path, cmd, calls) for row, cmd in commands}
+def helper_commands(flavour):
+    """(row, command line) of FLAVOUR's helper table, its bare interpreter's if it has one."""
+    return list(HELPERS) + ([(BARE, flavour.python + " -I -S -c pass")] if flavour.python else [])
+
+
+def median_or_none(values):
+    return None if None in values else statistics.median(values)
+
+
+def helper_columns(flavours, images, calls, rounds):
+    """{label: {row: ms per call}}: the median of ROUNDS loops of CALLS calls, one container
+    per flavour, all up at once and the rounds interleaved (a noisy moment hits every column)."""
+    samples = {f.label: collections.defaultdict(list) for f in flavours}
+    with contextlib.ExitStack() as stack:
+        containers = {}
+        for f in flavours:
+            containers[f.label] = stack.enter_context(Running(images[f.label], ["sleep", "100000"]))
+            wait_up(containers[f.label], 0, False)
+        for _ in range(rounds):
+            for f in flavours:
+                for row, cmd in helper_commands(f):
+                    samples[f.label][row].append(per_call_ms(containers[f.label], f.path, cmd, calls))
+    return {label: {row: median_or_none(values) for row, values in rows.items()}
+            for label, rows in samples.items()}
 
 
 # ------------------------------------------------------------------------------ printing
@@ -339,10 +358,10 @@ def fmt_ms(value):
     return "fail" if value is None else "%.2f" % value
 
 
-def print_helpers(columns, calls):
+def print_helpers(columns, calls, rounds):
     """COLUMNS: {flavour: {row: ms}}; a flavour with a BARE row gets a ratio column."""
-    print("one call, ms: mean of %d calls in one `podman exec` (a sh loop); x bare: to the "
-          "bare interpreter of the same image" % calls)
+    print("one call, ms: median of %d rounds, each the mean of %d calls in one `podman exec` (a sh "
+          "loop); x bare: to the bare interpreter of the same image" % (rounds, calls))
     header, rule = "| command |", "|---|"
     for label, column in columns.items():
         header += " %s |" % label + (" %s x bare |" % label if BARE in column else "")
@@ -362,7 +381,7 @@ def print_helpers(columns, calls):
 
 # ------------------------------------------------------------------------------ main
 
-def run(sizes, settle, calls):
+def run(sizes, settle, calls, rounds):
     why = e2e_support.unavailable()
     if why:
         sys.exit("bench_memory --podman: " + why)
@@ -389,8 +408,8 @@ def run(sizes, settle, calls):
     print()
     print_pid1_line(images, dict(rows), settle)
     print()
-    print_helpers({f.label: helper_column(f, images[f.label], calls)
-                   for f in FLAVOURS if f.label in images}, calls)
+    flavours = [f for f in FLAVOURS if f.label in images]
+    print_helpers(helper_columns(flavours, images, calls, rounds), calls, rounds)
 
 
 def print_pid1_line(images, cells_by_row, settle):
