@@ -1,6 +1,7 @@
 """Whole-tree memory of s6py's /init: PID 1 plus every supervisor and logger it runs.
 
     sudo python3 benchmarks/bench_memory.py [--sizes 1,10,50,200] [--settle 1.5]
+    sudo python3 benchmarks/bench_memory.py --podman [--sizes ...] [--settle 1.5] [--calls 50] [--rounds 5]
 
 For each size N, /init runs as PID 1 of a private PID and mount namespace (the Box of
 tests/test_init_support.py, like the /init tests) with N services.d services (`exec sleep`)
@@ -14,7 +15,25 @@ services' own payload (`sleep`, the CMD) is left out, as in issue 13's table.  P
 a shared page between the processes that map it, so the sum is the tree's real share of
 memory, shared pages counted once.
 
-Needs root (unshare).  The comparison with the real s6-overlay in podman is not done here.
+Needs root (unshare).
+
+--podman compares, in one run and in real containers (podman + runc, the Debian bookworm
+root filesystem of tests/e2e_support.py), s6py with Debian's python3 (the noarch tarball),
+s6py's self-contained tarball (its own python3; the column is left out, with a note, when
+it cannot be built) and the real s6-overlay 3.2.3.2 and 2.2.0.3 (../shared/oracles, the
+images of tests/corpus_support.py).  It prints three things:
+
+  * the same rows (N services, without and with a `logutil-service` logger each): the PSS
+    of every process in the container descending from its PID 1 but the payload (`sleep`),
+    read on the host once N + 1 `sleep` run and every log's `current` is non-empty, with
+    the process count; a cell whose container logged EMFILE (in glibc's or musl's words)
+    under the default `--ulimit nofile=1024:1024` is measured again with 4096:4096, marked;
+  * the bare interpreter (`python3 -I -S`, in the s6py image) against s6py's PID 1 alone
+    with 10 services and no loggers (the target: at most 1.3x);
+  * helper start-up: `with-contenv true`, `s6-setuidgid nobody true`, `execlineb -Pc
+    true`, `s6-echo hi` and the bare interpreter: the median of --rounds means per call,
+    each of a loop of --calls in one `podman exec`, with the ratio to the bare interpreter.
+Our images are tagged localhost/s6py-benchmem-*; see benchmarks/memory_podman.py.
 """
 
 import argparse
@@ -124,7 +143,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,10,50,200")
     parser.add_argument("--settle", type=float, default=1.5)
+    parser.add_argument("--podman", action="store_true",
+                        help="s6py against the real s6-overlay v3 and v2 in podman containers")
+    parser.add_argument("--calls", type=int, default=50,
+                        help="--podman: calls per helper and round in the start-up table")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="--podman: rounds of the start-up table (their median is shown)")
     args = parser.parse_args()
+    if args.podman:
+        import memory_podman
+        memory_podman.run([int(x) for x in args.sizes.split(",")], args.settle, args.calls,
+                           args.rounds)
+        return
     if not available():
         sys.exit("needs root and unshare")
     sizes = [int(x) for x in args.sizes.split(",")]
