@@ -234,3 +234,33 @@ def test_a_renamed_init_still_boots(tree):
     r = boot(tree, "/command/s6-echo", "renamed", init="/s6-init")
     assert r.returncode == 0, r.stdout
     assert "renamed" in r.stdout.splitlines() and "[cmd] /command/s6-echo exited 0" in r.stdout, r.stdout
+
+
+def test_unpack_into_a_fresh_cache(tmp_path):
+    """A source package unpacks into a cache whose src/ does not exist yet (the fallback to
+    an older version on a fresh machine once met exactly that: dpkg-source copies the
+    upstream tarball into the tree's parent first), and a partial tree is replaced."""
+    work = tmp_path / "work"
+    pkg = work / "demo-1.0"
+    (pkg / "debian" / "source").mkdir(parents=True)
+    (pkg / "hello.txt").write_text("hi\n")
+    (pkg / "debian" / "source" / "format").write_text("3.0 (native)\n")
+    (pkg / "debian" / "control").write_text(
+        "Source: demo\nMaintainer: Nobody <nobody@example.org>\n\n"
+        "Package: demo\nArchitecture: all\nDescription: d\n d\n")
+    (pkg / "debian" / "changelog").write_text(
+        "demo (1.0) unstable; urgency=low\n\n  * t\n\n"
+        " -- Nobody <nobody@example.org>  Thu, 01 Jan 2026 00:00:00 +0000\n")
+    subprocess.run(["dpkg-source", "-b", "demo-1.0"], cwd=str(work), check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tree = str(tmp_path / "cache" / "src" / "1.0")
+    assert not os.path.exists(os.path.dirname(tree))
+    log = str(tmp_path / "dpkg-source.log")
+    assert bundle.unpack(str(work / "demo_1.0.dsc"), tree, log) == tree
+    with open(os.path.join(tree, "hello.txt")) as f:
+        assert f.read() == "hi\n"
+    assert os.path.isfile(os.path.join(tree, ".unpacked"))
+    os.unlink(os.path.join(tree, ".unpacked"))
+    open(os.path.join(tree, "leftover"), "w").close()
+    bundle.unpack(str(work / "demo_1.0.dsc"), tree, log)
+    assert sorted(os.listdir(tree)) == [".unpacked", "debian", "hello.txt"]

@@ -197,12 +197,20 @@ def source_tree(cache, say):
             say("%s %s cannot be fetched (%s): trying the next version" % (SOURCE_PACKAGE, version, e))
             continue
         dsc = os.path.join(download, "%s_%s.dsc" % (SOURCE_PACKAGE, version.split(":")[-1]))
-        if os.path.isdir(tree):
-            _run(["rm", "-rf", tree])
-        _run(["dpkg-source", "-x", dsc, tree], log=os.path.join(cache, "dpkg-source.log"))
-        open(os.path.join(tree, ".unpacked"), "w").close()
-        return tree
+        return unpack(dsc, tree, log=os.path.join(cache, "dpkg-source.log"))
     raise BuildError("no version of %s could be fetched (%s)" % (SOURCE_PACKAGE, ", ".join(versions)))
+
+
+def unpack(dsc, tree, log):
+    """Unpack the source package DSC into TREE (replacing a partial one), marked complete
+    with TREE/.unpacked; TREE.  dpkg-source copies the upstream tarball into TREE's parent
+    first, so that directory must exist (on a fresh cache it does not)."""
+    if os.path.isdir(tree):
+        _run(["rm", "-rf", tree])
+    os.makedirs(os.path.dirname(tree), exist_ok=True)
+    _run(["dpkg-source", "-x", dsc, tree], log=log)
+    open(os.path.join(tree, ".unpacked"), "w").close()
+    return tree
 
 
 # ---------------------------------------------------------------------------- interpreter
