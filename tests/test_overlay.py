@@ -278,3 +278,9 @@ def test_bytecode_option_is_deterministic_and_its_pycs_are_used(tmp_path):
         compiled_now = [line for line in r.stderr.splitlines()
                         if "/s6py/" in line and "code object from" in line and ".pyc" not in line]
         assert compiled_now == []
+    # compiled as -OO would: the shipped bytecode carries no docstring (nor assert)
+    probe = ("import sys; sys.path.insert(0, %r); import s6py.init.main as m; "
+             "print(m.__doc__, m.main.__doc__)" % os.path.join(root, "package", "admin", "s6py", "lib"))
+    r = subprocess.run([sys.executable, "-IS", "-c", probe], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout == "None None\n", r
+    assert overlay.__doc__ is not None  # the checkout itself still has them

@@ -389,6 +389,7 @@ out = sys.argv[1]
 for src, arcname in json.load(sys.stdin):
     os.makedirs(os.path.join(out, os.path.dirname(arcname)), exist_ok=True)
     py_compile.compile(src, cfile=os.path.join(out, arcname), dfile=arcname, doraise=True,
+                       optimize=2,  # no docstrings, no asserts: overlay.BYTECODE_OPTIMIZE
                        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
 """
 
