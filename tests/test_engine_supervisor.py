@@ -141,6 +141,37 @@ def test_terminate_stops_producers_first_and_consumers_on_eof(loop, sup, tmp_pat
     assert sup.members == {}
 
 
+def test_funnel_two_producers_one_consumer_pipe(loop, sup, tmp_path):
+    """s6-rc's funnel: two producers write into their consumer's one pipe (held here, so
+    killing the consumer loses no line); the first producer to leave for good does not
+    close that pipe on the other, which still gets it when it restarts."""
+    out = tmp_path / "out"
+    a = make_service(tmp_path, "a", run="i=0\nwhile [ $i -lt 200 ]; do echo a$i;"
+                     " i=$((i+1)); sleep 0.005; done\nexec sleep 100\n")
+    b = make_service(tmp_path, "b", run="trap 'sleep 0.3; echo b-last; exit 0' TERM\n"
+                     "i=0\nwhile [ $i -lt 200 ]; do echo b$i; i=$((i+1)); sleep 0.005; done\n"
+                     "while :; do sleep 0.05; done\n")
+    consumer = make_service(tmp_path, "c", run="exec cat >> %s\n" % out)
+    members = sup.pipeline([("a", a), ("b", b), ("c", consumer)], feeds=[2, 2, None])
+    assert members[0].stdout == members[1].stdout == members[0].pipeline.inputs[2][1]
+    run_until(loop, lambda: out.exists() and out.read_text().count("\n") >= 60)
+    os.kill(members[2].service.status.pid, 9)       # the consumer dies; it is restarted
+    run_until(loop, lambda: out.read_text().count("\n") >= 400, timeout=10)
+    words = out.read_text().split()
+    assert [w for w in words if w[0] == "a"] == ["a%d" % i for i in range(200)]
+    assert [w for w in words if w[0] == "b"] == ["b%d" % i for i in range(200)]
+    gone = []
+    sup.remove("a", lambda: gone.append(1))
+    run_until(loop, lambda: gone)
+    os.kill(members[1].service.status.pid, 9)       # b restarts after a has left
+    run_until(loop, lambda: out.read_text().split().count("b199") == 2, timeout=10)
+    done = []
+    sup.terminate(lambda: done.append(1))
+    run_until(loop, lambda: done, timeout=10)
+    assert out.read_text().endswith("b-last\n")      # the consumer outlived the producers
+    assert sup.members == {}
+
+
 def test_remove_brings_down_and_forgets(loop, sup, tmp_path):
     path = make_service(tmp_path, "a", run="exec sleep 100\n")
     member = sup.add("a", path)

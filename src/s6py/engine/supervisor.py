@@ -123,44 +123,64 @@ class Member:
 
 
 class Pipeline:
-    """N members, each one's stdout the next one's stdin, through pipes held here.
+    """Members whose stdouts go into their consumers' stdins, through pipes held here.
 
+    FEEDS[i] is the index of member i's consumer (None: its stdout is the default).  By
+    default a chain, each member's stdout the next one's stdin; s6-rc's funnels give
+    several producers one consumer, and those producers then write into the same pipe.
     The pipes are made when the pipeline is added or, when no fd was left then, before
     its first member's supervision starts (see Supervisor.start)."""
 
-    def __init__(self, members, pipes):
+    def __init__(self, members, feeds=None):
         self.members = members
-        self.pipes = pipes     # pipes[i] = [read, write] between members[i] and members[i+1]
+        if feeds is None:
+            feeds = [i + 1 for i in range(len(members) - 1)] + [None]
+        self.feeds = list(feeds)
+        self.consumers = sorted({f for f in self.feeds if f is not None})
+        self.inputs = {}       # consumer's index: [read, write], what its producers write into
+        self.released = set()  # indexes of the producers gone for good
 
     def unmade(self):
         """How many of its pipes are still to be made."""
-        return len(self.members) - 1 - len(self.pipes)
+        return len(self.consumers) - len(self.inputs)
 
     def make_pipes(self):
         """Make the missing pipes and give the members their ends; OSError (none made)."""
-        made = []
+        made = {}
         try:
-            for _ in range(self.unmade()):
-                made.append(list(os.pipe2(os.O_CLOEXEC)))
+            for index in self.consumers:
+                if index not in self.inputs:
+                    made[index] = list(os.pipe2(os.O_CLOEXEC))
         except OSError:
-            for pipe in made:
+            for pipe in made.values():
                 _close_end(pipe, 0)
                 _close_end(pipe, 1)
             raise
-        self.pipes.extend(made)
+        self.inputs.update(made)
         for index, member in enumerate(self.members):
-            member.stdin = self.pipes[index - 1][0] if index else None
-            member.stdout = self.pipes[index][1] if index < len(self.pipes) else None
+            consumer = self.feeds[index]
+            member.stdin = self.inputs[index][0] if index in self.inputs else None
+            member.stdout = self.inputs[consumer][1] if consumer is not None else None
+
+    def is_consumer(self, member):
+        """Whether MEMBER reads what other members write (it leaves at EOF of that)."""
+        return self.members.index(member) in self.consumers
 
     def release_output(self, member):
-        """MEMBER is gone: close our write end of its output pipe, so that the next member
-        reads EOF once MEMBER's last process is dead too."""
+        """MEMBER is gone: once every producer writing into the same pipe is gone too,
+        close our write end of it, so that the consumer reads EOF once the last of their
+        processes is dead."""
         index = self.members.index(member)
-        if index < len(self.pipes):
-            _close_end(self.pipes[index], 1)
+        consumer = self.feeds[index]
+        if consumer is None:
+            return
+        self.released.add(index)
+        if consumer in self.inputs and all(
+                i in self.released for i, f in enumerate(self.feeds) if f == consumer):
+            _close_end(self.inputs[consumer], 1)
 
     def close(self):
-        for pipe in self.pipes:
+        for pipe in self.inputs.values():
             _close_end(pipe, 0)
             _close_end(pipe, 1)
 
@@ -278,14 +298,15 @@ class Supervisor:
         self.start(member)
         return member
 
-    def pipeline(self, specs, want_up=None):
-        """Supervise SPECS = [(name, path), ...] as a pipeline, first to last; returns the
-        members.  When no fd is left for its pipes, the members wait in the queue of
+    def pipeline(self, specs, want_up=None, feeds=None):
+        """Supervise SPECS = [(name, path), ...] as a pipeline, first to last (or, with
+        FEEDS, each member's output into the member FEEDS[i] indexes: see Pipeline), the
+        consumers listed after their producers; returns the members.  When no fd is left for its pipes, the members wait in the queue of
         services that found no fd (one line for the whole shortage) and get their pipes
         when fds are free; any other failure to make them raises OSError (nothing
         supervised)."""
         members = [Member(self, name, os.path.abspath(path), want_up) for name, path in specs]
-        line = Pipeline(members, [])
+        line = Pipeline(members, feeds)
         try:
             line.make_pipes()
         except OSError as e:
@@ -402,7 +423,7 @@ class Supervisor:
         down; a consumer leaves at EOF of its input (SIGHUP to its supervisor), unless
         KILL (s6-svscanctl -q/-N) stops it at once."""
         line = member.pipeline
-        consumer = line is not None and line.members[0] is not member
+        consumer = line is not None and line.is_consumer(member)
         if member.service is None:
             self._forget(member)
             return

@@ -241,13 +241,12 @@ class RcBoot(UsesContext):
         for line in self.graph.pipelines():
             if not all(n in paths for n in line):
                 continue
-            if any(self.graph.consumer_of(a) != b for a, b in zip(line, line[1:])):
-                self.say.line(1, "s6-rc: warning: %s: several producers for one consumer are"
-                              " not supported yet: each is supervised on its own"
-                              % " ".join(line))
-                continue
+            # a funnel's producers all write into their consumer's one pipe
+            feeds = [line.index(self.graph.consumer_of(n)) if self.graph.consumer_of(n) else None
+                     for n in line]
             try:
-                for member in self.supervisor.pipeline([(n, paths[n]) for n in line], want_up=False):
+                for member in self.supervisor.pipeline([(n, paths[n]) for n in line],
+                                                       want_up=False, feeds=feeds):
                     members[member.name] = member
             except OSError as e:
                 self.say.line(0, "s6-rc: warning: unable to create the pipes of %s: %s"
