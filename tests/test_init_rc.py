@@ -177,6 +177,24 @@ def test_longruns_are_visible_at_run_service(box):
     assert target.endswith("/run/s6-rc/servicedirs/svc"), target
 
 
+def test_a_longrun_servicedir_holds_s6_rc_files_only_and_the_database_links_to_it(box):
+    """As v3 (s6-rc-compile, then s6-rc-init's copy): the live servicedir has run, finish,
+    the numbers (normalised), data/; not type, dependencies.d, down, log/ or a helper file
+    beside run.  The boot database's servicedirs/svc is a link to it, not a second copy,
+    and s6-rc-db reads that database."""
+    longrun(box, "svc", deps=("base",), run="echo >&3\nexec sleep 100\n", files={
+        "notification-fd": ("03\n", 0o644), "helper.sh": ("echo hi\n", 0o755),
+        "down": ("", 0o644), "data/conf": ("x=1\n", 0o644), "log/run": ("#!/bin/sh\n", 0o755)})
+    user_bundle(box, "svc")
+    r = box.run(["sh", "-c", 'cd "$S6PY_ROOT/run"; ls -A s6-rc/servicedirs/svc; echo --;'
+                 ' cat s6-rc/servicedirs/svc/notification-fd; readlink s6/db/servicedirs/svc;'
+                 ' s6-rc-db -l "$S6PY_ROOT/run/s6-rc" type svc'])
+    assert r.code == 0, r.err
+    listing, rest = r.out.split("--\n")
+    assert listing.split() == ["data", "event", "finish", "notification-fd", "run", "supervise"], r.out
+    assert rest.splitlines() == ["3", box.path("run/s6-rc/servicedirs/svc"), "longrun"], r.out
+
+
 def test_a_v2_image_is_untouched(box):
     """No s6-rc.d definitions: the v1/v2 boot, its lines, no s6-rc line."""
     box.script("etc/cont-init.d/00", "true\n")

@@ -15,7 +15,8 @@ loop with the supervision core (docs/s6-rc.md):
                 whose oneshots are /init's own steps, not scripts.
     validation  the whole graph first (rc.graph): every problem is one line, and the
                 container stops, exit code 1, before anything runs
-    longruns    copied to /run/s6-rc/servicedirs/NAME, supervised down, linked as
+    longruns    made at /run/s6-rc/servicedirs/NAME as s6-rc-compile would (its files
+                only; the boot database links there), supervised down, linked as
                 /run/service/NAME; pipelines (producer-for/consumer-for) are supervised as
                 one pipeline, their pipes held by PID 1
     up          `top`, in parallel as far as dependencies allow (rc.transitions), bounded
@@ -167,7 +168,7 @@ class RcBoot(UsesContext):
             if os.path.lexists(db):
                 discard_tree(db)
             reporter.info("writing compiled information to ", shown)
-            compiled.write(self.graph, db, definitions)
+            compiled.write(self.graph, db, definitions, self.live_servicedirs())
             os.makedirs(live, 0o755, exist_ok=True)
             _link(db, os.path.join(live, "compiled"))
         except OSError as e:
@@ -220,17 +221,19 @@ class RcBoot(UsesContext):
                 step(lambda: done(True))
         return down
 
-    def _supervise(self, longruns):
-        """Copy, link and supervise (down) every longrun; {name: Member}."""
-        from s6py.init.stage2 import copy_service
+    def live_servicedirs(self):
+        """/run/s6-rc/servicedirs: where the longruns' servicedirs are made and supervised."""
+        return os.path.join(self.paths.run, "s6-rc", "servicedirs")
 
-        servicedirs = os.path.join(self.paths.run, "s6-rc", "servicedirs")
+    def _supervise(self, longruns):
+        """Make, link and supervise (down) every longrun's servicedir; {name: Member}."""
+        servicedirs = self.live_servicedirs()
         os.makedirs(servicedirs, 0o755, exist_ok=True)
         paths = {}
         for name in longruns:
             dst = os.path.join(servicedirs, name)
             try:
-                _copy_longrun(self.graph.definition(name).path, dst, copy_service)
+                _make_servicedir(self.graph.definition(name), dst)
                 _link(dst, os.path.join(self.paths.scandir, name))
             except OSError as e:
                 self.say.line(0, "s6-rc: warning: unable to set up longrun %s: %s"
@@ -292,21 +295,17 @@ def _reads_as_bundle(top):
         return False
 
 
-def _copy_longrun(src, dst, copy_service):
-    """SRC's files into DST (anew), as s6-rc's servicedirs: run and finish 0755, the
-    compile-time files left out (type, dependencies, producer-for ...)."""
+def _make_servicedir(definition, dst):
+    """DST (anew): the servicedir s6-rc-compile would make of DEFINITION, the one copy of
+    its files (the boot's database links to it): run and finish 0755, the numbers
+    normalised, data/, env/, template/; nothing else, as in v3 (no type, dependencies,
+    down, log/, nor a file s6-rc does not know)."""
     from s6py.init.stage2 import discard_tree
+    from s6py.rc import compiled
 
     if os.path.lexists(dst):
         discard_tree(dst)
-    copy_service(src, dst)
-    for name in ("type", "dependencies", "dependencies.d", "producer-for", "consumer-for",
-                 "pipeline-name", "timeout-up", "timeout-down", "flag-essential", "down", "log"):
-        path = os.path.join(dst, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            discard_tree(path)
-        elif os.path.lexists(path):
-            os.unlink(path)
+    compiled.write_servicedir(definition, dst)
 
 
 def _link(target, link):

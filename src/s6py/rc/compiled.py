@@ -86,12 +86,16 @@ def write_file(path, text, mode=0o644):
         os.close(fd)
 
 
-def write(graph, path, definitions):
+def write(graph, path, definitions, live_servicedirs=None):
     """Write the database of GRAPH, made from DEFINITIONS (in the order read), at PATH,
-    which must not exist.  OSError on failure (PATH is then removed again)."""
+    which must not exist.  OSError on failure (PATH is then removed again).
+
+    With LIVE_SERVICEDIRS (the boot's /run/s6-rc/servicedirs, which PID 1 fills with
+    write_servicedir itself), each servicedirs/NAME is a symlink to LIVE_SERVICEDIRS/NAME
+    instead of a second copy of the same files."""
     os.mkdir(path, 0o755)
     try:
-        fill(graph, path, definitions)
+        fill(graph, path, definitions, live_servicedirs)
     except BaseException:
         from s6py.execline.portable import remove_tree
 
@@ -102,7 +106,7 @@ def write(graph, path, definitions):
         raise
 
 
-def fill(graph, path, definitions):
+def fill(graph, path, definitions, live_servicedirs=None):
     write_file(path + "/lock", "")
     os.mkdir(path + "/services", 0o755)
     os.mkdir(path + "/servicedirs", 0o755)
@@ -112,7 +116,9 @@ def fill(graph, path, definitions):
             continue
         index.append("%s %s\n" % (d.kind, d.name))
         write_file(path + "/services/" + d.name, service_lines(d))
-        if d.kind == "longrun":
+        if d.kind == "longrun" and live_servicedirs is not None:
+            os.symlink(live_servicedirs + "/" + d.name, path + "/servicedirs/" + d.name)
+        elif d.kind == "longrun":
             write_servicedir(d, path + "/servicedirs/" + d.name)
     write_file(path + "/index", "".join(index))
     write_file(path + "/s6py-rc", MAGIC)
