@@ -304,3 +304,21 @@ def test_listeners_hear_an_event_once_its_transition_is_complete(loop, supervise
     service.fire(Event.u)
     spin(loop, lambda: (b"u", State.UP) in seen)
     assert seen == [(b"d", State.DOWN), (b"D", State.DOWN), (b"u", State.UP)]
+
+
+def test_a_transition_writes_the_status_once_before_its_events(loop, supervised, monkeypatch):
+    """`u` on a down service changes the status twice (wanted up, then spawned): one write
+    of supervise/status at the end of the transition, and a listener woken by its `u`
+    reads the spawned process's pid from the file itself."""
+    service, _ = supervised(run="exec sleep 100000\n", files={"down": ""})
+    spin(loop, lambda: service.state is State.DOWN)
+    writes, on_disk_at_u = [], []
+    real_write = svstatus.write
+    monkeypatch.setattr(svstatus, "write", lambda root, st: (writes.append(st.pid), real_write(root, st)))
+    service.add_listener(lambda svc, event: event == b"u" and on_disk_at_u.append(
+        svstatus.read(svc.path).pid))
+    service.fire(Event.u)
+    assert service.state is State.UP and service.status.pid > 0
+    assert writes == [service.status.pid]
+    spin(loop, lambda: on_disk_at_u)
+    assert on_disk_at_u == [service.status.pid]

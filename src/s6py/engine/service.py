@@ -254,6 +254,7 @@ class Service:
         self._hosted = None          # log.hosting.HostedLogger when ./run is in a log host
         self._listeners = []
         self._held_events = None     # events of the transition under way (see fire)
+        self._status_due = False     # announce() was called during it (see announce)
 
     # ---------------------------------------------------------------- life
 
@@ -396,7 +397,17 @@ class Service:
             self._release_events()
 
     def announce(self):
-        """Rewrite supervise/status (atomically), as s6's announce()."""
+        """Rewrite supervise/status (atomically), as s6's announce().  Inside a transition
+        the write waits for its end, once, just before its events go out: a transition
+        that changes the status twice (`u` on a down service: wanted up, then spawned)
+        writes it once, and no reader woken by an event can see the status before it."""
+        if self._held_events is not None:
+            self._status_due = True
+            return
+        self._write_status()
+
+    def _write_status(self):
+        self._status_due = False
         try:
             svstatus.write(self.root, self.status)
         except OSError as e:
@@ -413,6 +424,8 @@ class Service:
 
     def _release_events(self):
         held, self._held_events = self._held_events, None
+        if self._status_due:
+            self._write_status()
         if held:
             self._send(bytes(held))
 
