@@ -195,6 +195,24 @@ def test_a_longrun_servicedir_holds_s6_rc_files_only_and_the_database_links_to_i
     assert rest.splitlines() == ["3", box.path("run/s6-rc/servicedirs/svc"), "longrun"], r.out
 
 
+def test_the_database_is_whole_when_the_cmd_starts(box):
+    """PID 1 leaves the database to a child, which writes it as db.new and renames it;
+    the CMD starts only once that child is done, so it finds every service in it and no
+    half-written db.new beside it.  1000 bundles: nothing to start, much to write
+    (with 150 the child was done before the CMD even without the wait)."""
+    names = ["s%03d" % i for i in range(1000)]
+    for name in names:
+        rc_service(box, name, "bundle", contents=("base",))
+    user_bundle(box, *names)
+    r = box.run(["sh", "-c", 'cd "$S6PY_ROOT/run"; ls s6; echo --;'
+                 ' s6-rc-db -l "$S6PY_ROOT/run/s6-rc" list bundles'])
+    assert r.code == 0, r.err
+    listing, bundles = r.out.split("--\n")
+    assert "db.new" not in listing.split(), r.out
+    assert set(names) <= set(bundles.split()), r.out
+    assert "unable to write the s6-rc database" not in r.err, r.err
+
+
 def test_a_v2_image_is_untouched(box):
     """No s6-rc.d definitions: the v1/v2 boot, its lines, no s6-rc line."""
     box.script("etc/cont-init.d/00", "true\n")

@@ -92,6 +92,8 @@ class RcBoot(UsesContext):
         #: function(done), set by stage 3 before it brings everything down
         self.down_steps = {}
         self.reporter = Reporter("s6-rc", self.settings.verbosity)
+        self.db_writer = None    # pid of the child writing the database, while it runs
+        self.after_db = []       # what waits for it (the CMD's start)
 
     # ------------------------------------------------------------- sources
 
@@ -157,23 +159,62 @@ class RcBoot(UsesContext):
 
     def _write_database(self, definitions, reporter):
         """The compiled database at /run/s6/db, /run/s6-rc/compiled naming it (v3's
-        places): what `s6-rc-db` reads in a running container.  Not needed to run."""
+        places): what `s6-rc-db` reads in a running container.  Not needed to run, so a
+        child forked from PID 1 writes it (as DB.new, renamed when complete) while the
+        services start: on an overlay /run its ~100 files cost PID 1 ~100 ms.  The CMD
+        waits for it (see up), so the CMD and everything after find it whole."""
         from s6py.init.stage2 import discard_tree
-        from s6py.rc import compiled
 
         db = os.path.join(self.paths.run, "s6", "db")
         live = self.paths.in_run("s6-rc")
-        shown = self.paths.shown(db)
         try:
-            if os.path.lexists(db):
-                discard_tree(db)
-            reporter.info("writing compiled information to ", shown)
-            compiled.write(self.graph, db, definitions, self.live_servicedirs())
+            for path in (db, db + ".new"):
+                if os.path.lexists(path):
+                    discard_tree(path)
+            reporter.info("writing compiled information to ", self.paths.shown(db))
             os.makedirs(live, 0o755, exist_ok=True)
             _link(db, os.path.join(live, "compiled"))
         except OSError as e:
-            self.say.warn("unable to write the s6-rc database to %s: %s (s6-rc-db will not"
-                          " work in this container)" % (db, e.strerror or e))
+            self._database_failed(e)
+            return
+        write = lambda: self._database_child(db, definitions)  # noqa: E731
+        from s6py.engine.spawn import SpawnError, fork_call
+
+        try:
+            self.db_writer = fork_call(write, label="the s6-rc database", stdin=self.ctx.devnull)
+        except SpawnError:
+            write()  # no child to be had: written here, in PID 1
+            return
+        self.loop.watch_child(self.db_writer, self._database_written)
+
+    def _database_child(self, db, definitions):
+        from s6py.rc import compiled
+
+        try:
+            compiled.write(self.graph, db + ".new", definitions, self.live_servicedirs())
+            os.rename(db + ".new", db)
+        except OSError as e:
+            self._database_failed(e)
+            return 1
+        return 0
+
+    def _database_failed(self, e):
+        self.say.warn("unable to write the s6-rc database to %s: %s (s6-rc-db will not"
+                      " work in this container)" % (self.paths.shown(os.path.join(
+                          self.paths.run, "s6", "db")), e.strerror or e))
+
+    def _database_written(self, wstat):
+        self.db_writer = None
+        waiting, self.after_db = self.after_db, []
+        for then in waiting:
+            then()
+
+    def when_database_written(self, then):
+        """THEN() once the database child is done (at once when there is none)."""
+        if self.db_writer is None:
+            then()
+        else:
+            self.after_db.append(then)
 
     # ------------------------------------------------------------- workers
 
@@ -276,8 +317,10 @@ class RcBoot(UsesContext):
         except OSError as e:
             self.say.warn("unable to open the s6-rc control FIFO in %s: %s (the s6-rc command"
                           " will not work)" % (self.control.live, e.strerror))
-        self.transitions.change(["top"], True, lambda code: done(code, "s6-rc"),
-                                self.settings.rc_wait_maxtime)
+        self.transitions.change(
+            ["top"], True,
+            lambda code: self.when_database_written(lambda: done(code, "s6-rc")),
+            self.settings.rc_wait_maxtime)
 
     def down(self, done):
         """Stage 3: everything that is up, down (s6-rc -bda change); then DONE()."""
