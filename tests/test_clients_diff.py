@@ -509,11 +509,16 @@ def test_svdt_after_several_deaths(tree, clients):
     d = tree.service(run="#!/bin/sh\nif test -e exit7; then rm -f exit7; exit 7; fi\n"
                          "exec sleep 1000\n")
     open(os.path.join(d, "exit7"), "w").close()
+    tally = os.path.join(d, "supervise", "death_tally")  # made by the first death
+
+    def tally_size():
+        return os.path.getsize(tally) if os.path.exists(tally) else 0
+
     clients.run("theirs", ["s6-svc", "-k", d])
-    wait_for(lambda: os.path.getsize(os.path.join(d, "supervise", "death_tally")) >= 28)
+    wait_for(lambda: tally_size() >= 28)
     clients.run("theirs", ["s6-svwait", "-u", "-t", "3000", d])
     clients.run("theirs", ["s6-svc", "-wd", "-T", "3000", "-t", d])
-    wait_for(lambda: os.path.getsize(os.path.join(d, "supervise", "death_tally")) >= 42)
+    wait_for(lambda: tally_size() >= 42)
     for opts in ([], ["-S"], ["-s"], ["-n", "1"], ["-n", "2", "-s"], ["-n", "0"],
                  ["-n", "99999"]):
         r = clients.same("s6-svdt", *opts, d, masked=False)
