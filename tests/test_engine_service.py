@@ -322,3 +322,37 @@ def test_a_transition_writes_the_status_once_before_its_events(loop, supervised,
     assert writes == [service.status.pid]
     spin(loop, lambda: on_disk_at_u)
     assert on_disk_at_u == [service.status.pid]
+
+
+def test_d_and_the_death_it_causes_write_the_status_once(loop, supervised, monkeypatch):
+    """`-d` makes the status "up, want down"; that write waits (LAZY_STATUS) for the
+    death, whose transition writes "down" and sends `d`: one write, and it is "down".
+    (LAZY_STATUS raised for the test: the death must come before it, even under load.)"""
+    from s6py.engine import service as service_module
+
+    monkeypatch.setattr(service_module, "LAZY_STATUS", 5.0)
+    service, _ = supervised(run="exec sleep 100000\n")
+    spin(loop, lambda: service.state is State.UP)
+    writes = []
+    real_write = svstatus.write
+    monkeypatch.setattr(svstatus, "write", lambda root, st: (
+        writes.append((st.pid, st.wantup)), real_write(root, st)))
+    service.fire(Event.d)
+    assert writes == []
+    spin(loop, lambda: service.state is State.DOWN)
+    assert writes == [(0, False)]
+    assert svstatus.read(service.path).pid == 0
+
+
+def test_want_down_reaches_the_disk_when_the_process_stays(loop, supervised):
+    """A run that ignores TERM: "up, want down" is written LAZY_STATUS after `-d`."""
+    service, _ = supervised(run="trap '' TERM\nwhile :; do sleep 0.05; done\n")
+    spin(loop, lambda: service.state is State.UP)
+    time.sleep(0.1)  # let sh install its trap
+    pid = service.status.pid
+    service.fire(Event.d)
+    spin(loop, lambda: not svstatus.read(service.path).wantup)
+    on_disk = svstatus.read(service.path)
+    assert (on_disk.pid, service.state) == (pid, State.UP)
+    service.fire(Event.k)
+    spin(loop, lambda: service.state is State.DOWN)
