@@ -7,7 +7,8 @@ The image: Debian bookworm (tests/e2e_support.py) with a DAG of 50 longruns and 
 in /etc/s6-overlay/s6-rc.d: four layers of five oneshots (each needs the five of the layer
 before), 50 longruns (`exec sleep`, obeying TERM) each needing one oneshot of the last
 layer, all in the user bundle.  The same tree over s6py's image and over the reference image
-(tests/e2e_rc_support.py builds it from ../shared/oracles).  Measured, medians of N runs:
+(tests/e2e_rc_support.py builds it from ../shared/oracles).  Measured, medians of N rounds
+(each round measures every kind once):
 
   * launch -> CMD start: the host's clock before `podman run`, the CMD's `date +%s%N`;
     the bare container (`--entrypoint date`) gives the floor, and each init's overhead is
@@ -111,15 +112,23 @@ def main():
         shutil.rmtree(ctx, ignore_errors=True)
     quiet = ["-e", "S6_VERBOSITY=1"]
     bare_img = images["s6py"]
-    floor = statistics.median(launch_to_cmd(bare_img, ["--entrypoint", "date"], ["+%s%N"])
-                              for _ in range(a.runs))
-    start = {k: statistics.median(launch_to_cmd(img, quiet, ["date", "+%s%N"]) for _ in range(a.runs))
-             for k, img in images.items()}
-    bare_stop = statistics.median(stop_time(bare_img, ["--entrypoint", "/bin/sh"],
-                                            ["-c", "trap 'exit 0' TERM; sleep 1000 & wait"])
-                                  for _ in range(a.runs))
-    stops = {k: statistics.median(stop_time(img, quiet, ["sleep", "100000"]) for _ in range(a.runs))
-             for k, img in images.items()}
+    # rounds: each round measures every kind once, so that a slow spell of the machine
+    # (podman's times drift by tens of ms) weighs on all of them alike
+    starts = {k: [] for k in ["bare"] + list(images)}
+    stopped = {k: [] for k in ["bare"] + list(images)}
+    for _ in range(a.runs):
+        starts["bare"].append(launch_to_cmd(bare_img, ["--entrypoint", "date"], ["+%s%N"]))
+        for k, img in images.items():
+            starts[k].append(launch_to_cmd(img, quiet, ["date", "+%s%N"]))
+    for _ in range(a.runs):
+        stopped["bare"].append(stop_time(bare_img, ["--entrypoint", "/bin/sh"],
+                                         ["-c", "trap 'exit 0' TERM; sleep 1000 & wait"]))
+        for k, img in images.items():
+            stopped[k].append(stop_time(img, quiet, ["sleep", "100000"]))
+    floor = statistics.median(starts.pop("bare"))
+    bare_stop = statistics.median(stopped.pop("bare"))
+    start = {k: statistics.median(v) for k, v in starts.items()}
+    stops = {k: statistics.median(v) for k, v in stopped.items()}
     print("DAG of %d longruns and %d oneshots, podman + runc, medians of %d runs\n"
           % (LONGRUNS, LAYERS * PER_LAYER, a.runs))
     over = {k: v - floor for k, v in start.items()}
