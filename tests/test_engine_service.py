@@ -356,3 +356,40 @@ def test_want_down_reaches_the_disk_when_the_process_stays(loop, supervised):
     assert (on_disk.pid, service.state) == (pid, State.UP)
     service.fire(Event.k)
     spin(loop, lambda: service.state is State.DOWN)
+
+
+def test_a_run_that_cannot_exec_is_down_again_without_a_death(loop, supervised, capfd):
+    """./run is spawned without waiting for its exec (spawn_nowait): `u` goes out at the
+    spawn, then the child's report arrives and the service is down again with `dD`, one
+    warning and the 10 s retry; the child's exit 127 is not a death of ./run."""
+    service, listener = supervised(files={"down": ""})
+    os.chmod(os.path.join(service.path, "run"), 0o644)
+    assert listener.read() == b"s"
+    service.fire(Event.u)
+    spin(loop, lambda: service.state is State.DOWN and service._deadline is not None)
+    assert listener.read() == b"udD"
+    err = capfd.readouterr().err
+    assert err.count("unable to exec run: Permission denied") == 1, err
+    assert "waiting 10 seconds" in err
+    assert (service.status.pid, service.deaths) == (0, 0)
+    assert svstatus.read(service.path).pid == 0
+    assert not os.path.exists(os.path.join(service.path, "supervise", "death_tally"))
+    assert service._deadline.when > loop.time() + 5
+
+
+def test_d_right_after_the_spawn_stops_the_child_and_not_pid_1(loop, supervised):
+    """`d` in the same turn as the spawn TERMs a child that may not have exec'd yet.
+    Signals are blocked across the fork until the child has reset its dispositions, so
+    the TERM never runs the parent's handler in the child (which would write SIGTERM into
+    the parent's wake-up pipe: for PID 1, a stop of the container)."""
+    terms = []
+    loop.on_signal(signal.SIGTERM, terms.append)
+    service, _ = supervised(run="exec sleep 100000\n", files={"down": ""})
+    for _ in range(20):
+        service.fire(Event.u)
+        service.fire(Event.d)
+        spin(loop, lambda: service.state is State.DOWN and service.status.pid == 0)
+        service.nextstart = None
+    loop.run_once(timeout=0.05)
+    assert terms == []
+    assert service.deaths == 20

@@ -22,7 +22,7 @@ import os
 import stat
 
 from s6py.engine.loop import read_available
-from s6py.engine.spawn import SpawnError, fork_call, spawn
+from s6py.engine.spawn import SpawnError, fork_call, spawn, spawn_nowait
 from s6py.wire import control, deathtally, events, fifodir, tai64n
 from s6py.wire import status as svstatus
 
@@ -33,6 +33,14 @@ SYSCALL_RETRY = 60     # seconds after a failed pipe()/fork() (as s6)
 KILL_RETRY = 5         # seconds between SIGKILLs of a process that will not die (as s6)
 RESTART_INTERVAL = 1.0  # seconds between two spawns of ./run, unless ready for longer
 LAZY_STATUS = 0.02     # seconds "up, want down" may wait for the death it asked for
+#: ./run spawns whose exec is not confirmed yet, at most: each holds an fd of PID 1 (its
+#: report pipe) until the loop reads it, and 500 services under podman's nofile=1024 leave
+#: no room for 500 more.  Past it, the pending ones are settled (their reports read:
+#: they have long exec'd) before the next spawn; and within FD_MARGIN of the nofile
+#: limit, a spawn waits for its exec at once, as spawn() does.
+MAX_PENDING_EXECS = 32
+FD_MARGIN = 128
+_pending_execs = []  # the Services whose ./run has such a report to come
 FINISH_TIMEOUT_MS = 5000
 SERVICE_LOCK = "supervise/service-lock"
 
@@ -253,6 +261,7 @@ class Service:
         self._closed_stdio = False
         self._child_pid = 0          # pid we watch (./run or ./finish), 0 if none
         self._hosted = None          # log.hosting.HostedLogger when ./run is in a log host
+        self._exec_pending = None    # spawn.Started of a ./run not known to have exec'd yet
         self._listeners = []
         self._held_events = None     # events of the transition under way (see fire)
         self._status_due = False     # announce() was called during it (see announce)
@@ -362,6 +371,11 @@ class Service:
         elif self._child_pid:
             self.loop.unwatch_child(self._child_pid)
         self._child_pid = 0
+        if self._exec_pending is not None:
+            _pending_execs.remove(self)
+            self.loop.remove_reader(self._exec_pending.fd)
+            self._exec_pending.close()
+            self._exec_pending = None
         self.notify(events.EXITING)
         if self._status_due:
             self._write_status()  # a deferred "want down": the last word is on disk
@@ -513,7 +527,67 @@ class Service:
             if not self.running:
                 return
 
+    def _spawn_nowait(self, stdin, stdout, fds, lock):
+        """Spawn ./run without waiting for its exec (see MAX_PENDING_EXECS); its pid.
+        SpawnError when it is known at once that it could not start."""
+        if len(_pending_execs) >= MAX_PENDING_EXECS:
+            _settle_pending_execs()
+        started = spawn_nowait(["./run", self.name], cwd=self.root, stdin=stdin,
+                               stdout=stdout, fds=fds, lock=lock)
+        if started.fd >= _fd_ceiling():  # fds are short: hold none of them for reports
+            _settle_pending_execs()
+            error = started.wait()
+            if error is not None:
+                raise error
+            return started.pid
+        self._exec_pending = started
+        _pending_execs.append(self)
+        self.loop.add_reader(started.fd, self._on_exec_report)
+        return started.pid
+
+    def _on_exec_report(self):
+        """./run's report pipe is readable: it exec'd (EOF), or it says why it could not."""
+        error = self._take_exec_report()
+        if error is not None:
+            self._transition(self._exec_failed, error)
+
+    def _take_exec_report(self):
+        started, self._exec_pending = self._exec_pending, None
+        if started is None:
+            return None
+        _pending_execs.remove(self)
+        self.loop.remove_reader(started.fd)
+        return started.outcome()
+
+    def _exec_failed(self, error):
+        """./run could not be started after all (spawn_nowait learnt it after the spawn
+        was announced): as a spawn that failed at once, back to down, the warning, and
+        the retry in SPAWN_RETRY seconds; and `d`, after the `u` the spawn sent.  The
+        child's own exit (127) is not a death of ./run: it is not watched any more."""
+        if self._child_pid:
+            self.loop.unwatch_child(self._child_pid)  # the loop reaps it as an orphan
+            self._child_pid = 0
+        self._close_notify()
+        self.status.pid = 0
+        self.status.ready = False
+        self.status.stamp = tai64n.now()
+        self._ready_at = None
+        self.tells_readiness = False
+        self.warn("%s - waiting %d seconds" % (error.describe().replace("./run", "run"), SPAWN_RETRY))
+        if self.state is State.LASTUP:
+            self.bail()
+            return
+        self.state = State.DOWN
+        self.set_deadline(SPAWN_RETRY)
+        self.announce()
+        self.notify(events.DOWN + events.FINISHED)
+
     def _on_child(self, wstat):
+        error = self._take_exec_report()  # a child that died before its report was read
+        if error is not None:
+            self._child_pid = 0
+            self._transition(self._exec_failed, error)
+            return
         self._child_pid = 0
         self._hosted = None
         self._last_wstat = wstat
@@ -718,8 +792,7 @@ class Service:
             if plan is None:
                 runner = FORKED_RUNS(self.root, self.name) if FORKED_RUNS is not None else None
                 if runner is None:
-                    pid = spawn(["./run", self.name], cwd=self.root, stdin=stdin,
-                                stdout=stdout, fds=fds, lock=lock)
+                    pid = self._spawn_nowait(stdin, stdout, fds, lock)
                 else:
                     pid = fork_call(runner, label="./run", cwd=self.root, stdin=stdin,
                                     stdout=stdout, fds=fds, lock=lock)
@@ -990,6 +1063,22 @@ def _compile(grid):
 
 
 ACTIONS = _compile(GRID)
+
+
+def _settle_pending_execs():
+    """Read now every pending ./run report (each read waits at most for that exec)."""
+    for service in list(_pending_execs):
+        service.loop.guard(service._on_exec_report)
+
+
+def _fd_ceiling():
+    """The lowest fd number at which a spawn keeps no report fd pending: FD_MARGIN below
+    the nofile limit (a new fd is the lowest free one: at least that many are open)."""
+    try:
+        limit = os.sysconf("SC_OPEN_MAX")
+    except (OSError, ValueError):
+        limit = 1024
+    return max(limit - FD_MARGIN, limit // 2)
 
 
 def _forget_wstat(_wstat):

@@ -17,13 +17,25 @@ musl or static program then sees (s6-supervise forks, and its services see neith
 If exec (or any of these steps) fails, the child writes errno and the failing step into a
 CLOEXEC pipe and exits 127; the parent reads that pipe until EOF (EOF = exec succeeded)
 and raises SpawnError, so the caller can print one clear line.
+
+`spawn_nowait()` does the same without the wait (about a millisecond per child, most of
+it the child's exec): it returns a `Started` at once, whose pipe the caller's loop watches
+and whose `outcome()` then says what the wait would have said.  The supervisor starts
+./run this way, so that fifty longruns do not cost PID 1 fifty waits.
+
+Every signal is blocked across the fork and the child empties its mask only once it has
+reset the dispositions and detached the wake-up fd: a signal sent to the child in between
+(PID 1 may now TERM a ./run that has not exec'd yet) waits, then acts on the program, or
+kills the child by its default action; it never runs PID 1's handler in the child, which
+would write into PID 1's own wake-up pipe.
 """
 
 import _signal as signal  # the `signal` module imports `enum`: milliseconds of start-up
 import errno as _errno
 import os
 
-__all__ = ["spawn", "fork_call", "SpawnError", "sanitize_inherited_fds", "describe_exec_error"]
+__all__ = ["spawn", "spawn_nowait", "Started", "fork_call", "SpawnError", "sanitize_inherited_fds",
+           "describe_exec_error"]
 
 _REPORT_SIZE = 5  # a child that could not exec writes errno (4 bytes, little-endian), step
 _STEPS = ("exec", "chdir", "set up fds", "setsid", "lock")
@@ -172,14 +184,70 @@ def spawn(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, stder
              (not a terminal, not ours) is ignored, as the shell does.
     """
     program = path or argv[0]
+    execute = _exec_function(program, argv, env)
+    return _start(execute, program, cwd, _wanted_fds(stdin, stdout, stderr, fds), session,
+                  lock, foreground_tty)
+
+
+def spawn_nowait(argv, *, path=None, cwd=None, env=None, stdin=None, stdout=None, fds=None,
+                 session="setsid", lock=None):
+    """spawn() without waiting to learn whether exec worked: a Started (pid, and the fd
+    that becomes readable when the child has exec'd or failed; then call outcome()).
+    SpawnError or OSError only when the fork itself fails."""
+    program = path or argv[0]
+    execute = _exec_function(program, argv, env)
+    pid, err_r = _fork(execute, program, cwd, _wanted_fds(stdin, stdout, None, fds), session,
+                       lock, None)
+    return Started(pid, err_r, program, cwd)
+
+
+class Started:
+    """A child of spawn_nowait(): .pid, and .fd, the read end of its report pipe (CLOEXEC,
+    blocking) until outcome() has read it."""
+
+    __slots__ = ("pid", "fd", "program", "cwd")
+
+    def __init__(self, pid, fd, program, cwd):
+        self.pid, self.fd, self.program, self.cwd = pid, fd, program, cwd
+
+    def outcome(self):
+        """None if the child exec'd (or died without saying why), else the SpawnError the
+        wait would have raised (the child is exiting 127; whoever reaps it, its status
+        means nothing).  Call once .fd is readable or the child is dead: then the read
+        does not block (the report is one write of 5 bytes, or EOF).  Closes .fd."""
+        try:
+            while True:
+                try:
+                    data = os.read(self.fd, _REPORT_SIZE)
+                    break
+                except InterruptedError:
+                    continue
+        finally:
+            self.close()
+        return _report_error(data, self.program, self.cwd)
+
+    def wait(self):
+        """outcome(), waiting for the exec as spawn() does; when it failed, the child is
+        reaped too (nobody else will: it was never handed to a loop)."""
+        error = self.outcome()
+        if error is not None:
+            _wait_quietly(self.pid)
+        return error
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _exec_function(program, argv, env):
     # os.environb: the str view would decode every variable at every spawn
     environ = (os.environb if os.supports_bytes_environ else os.environ) if env is None else env
 
     def execute(_err_w):
         os.execve(program, argv, environ)
 
-    return _start(execute, program, cwd, _wanted_fds(stdin, stdout, stderr, fds), session,
-                  lock, foreground_tty)
+    return execute
 
 
 def fork_call(function, *, label, cwd=None, stdin=None, stdout=None, stderr=None, fds=None,
@@ -255,15 +323,55 @@ def _start(execute, program, cwd, wanted, session, lock, foreground_tty):
     """Fork; in the child set up SESSION, signals, CWD, the WANTED fds and LOCK, then
     EXECUTE(error pipe) (which does not return); in the parent wait until the child has
     exec'd (or closed the error pipe) and return its pid, or raise SpawnError."""
+    pid, err_r = _fork(execute, program, cwd, wanted, session, lock, foreground_tty)
+    try:
+        data = b""
+        while True:
+            try:
+                chunk = os.read(err_r, _REPORT_SIZE)
+            except InterruptedError:
+                continue
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(err_r)
+    error = _report_error(data, program, cwd)
+    if error is not None:
+        _wait_quietly(pid)
+        raise error
+    return pid
+
+
+def _report_error(data, program, cwd):
+    """The SpawnError a child's report DATA describes; None for no report (it exec'd)."""
+    if len(data) < _REPORT_SIZE:
+        return None
+    code, step = int.from_bytes(data[:4], "little", signed=True), data[4]
+    return SpawnError(code, _STEPS[step], program if step == 0 else (cwd or program), cwd)
+
+
+_ALL_SIGNALS = None
+
+
+def _fork(execute, program, cwd, wanted, session, lock, foreground_tty):
+    """The fork of _start: (pid, read end of the child's report pipe)."""
+    global _ALL_SIGNALS
     if foreground_tty is not None:
         session = "pgrp"
+    if _ALL_SIGNALS is None:
+        _ALL_SIGNALS = signal.valid_signals()
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
     try:
         pid = os.fork()
     except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(err_r)
         os.close(err_w)
         raise
+    if pid != 0:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     if pid == 0:  # child: never return from here
         step = 0
         try:
@@ -309,23 +417,7 @@ def _start(execute, program, cwd, wanted, session, lock, foreground_tty):
     os.close(err_w)
     if foreground_tty is not None:
         _take_foreground(foreground_tty, pid)
-    try:
-        data = b""
-        while True:
-            try:
-                chunk = os.read(err_r, _REPORT_SIZE)
-            except InterruptedError:
-                continue
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(err_r)
-    if len(data) >= _REPORT_SIZE:
-        code, step = int.from_bytes(data[:4], "little", signed=True), data[4]
-        _wait_quietly(pid)
-        raise SpawnError(code, _STEPS[step], program if step == 0 else (cwd or program), cwd)
-    return pid
+    return pid, err_r
 
 
 def _take_lock(fcntl, lock_fd, err_w):
