@@ -129,6 +129,22 @@ lib = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))),
 if not os.path.isdir(os.path.join(lib, "s6py")):  # a copy of this file (cp /usr/bin/with-contenv ...): the usual place
     lib = "/package/admin/s6py/lib"
 sys.path.insert(0, lib)
+if sys.argv[0].rpartition("/")[2] == "init" or sys.argv[1:2] == ["init"]:
+    # a fresh container: the boot's modules compiled by a child, so that PID 1 loads
+    # bytecode and keeps none of the compiler's garbage (s6py/init/precompile.py)
+    _init, _tag = lib + "/s6py/init/", sys.implementation.cache_tag
+    _cache = _init + "__pycache__"
+    if (_tag and not sys.dont_write_bytecode and os.path.exists(_init + "stage1.py")
+            and not os.path.exists("%s/stage1.%s.pyc" % (_cache, _tag))
+            and os.access(_cache if os.path.isdir(_cache) else _init, os.W_OK)):
+        _child = os.fork()
+        if _child == 0:
+            try:
+                from s6py.init.precompile import compile_boot
+                compile_boot()
+            finally:
+                os._exit(0)
+        os.waitpid(_child, 0)
 from s6py.cli import exit_with, main  # noqa: E402
 
 exit_with(main())

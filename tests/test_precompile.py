@@ -1,0 +1,58 @@
+"""PID 1 of a fresh container compiles its modules in a child first (init/precompile.py):
+PID 1 then loads bytecode, and carries none of the compiler's garbage."""
+
+import os
+import subprocess
+import sys
+
+from test_init_support import box_fixture
+
+box = box_fixture()
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def extract(where):
+    sys.path.insert(0, os.path.join(REPO, "src"))
+    from s6py.build import overlay
+
+    overlay.build(str(where / "overlay.tar.gz"))
+    subprocess.run(["tar", "xzf", str(where / "overlay.tar.gz"), "-C", str(where)], check=True)
+    return where / "package" / "admin"
+
+
+def pycache(admin, package):
+    [lib] = [d for d in os.listdir(admin) if d.startswith("s6py-")]
+    path = admin / lib / "lib" / "s6py" / package / "__pycache__"
+    return sorted(os.listdir(path)) if path.is_dir() else []
+
+
+def test_a_fresh_tree_is_compiled_before_the_boot_needs_it(box, tmp_path):
+    """stage3 is imported by PID 1 only at the stop, so its bytecode exists at the CMD's
+    start only if the child compiled it; the engine's too, and the boot goes on as ever."""
+    admin = extract(tmp_path)
+    assert pycache(admin, "init") == []
+    box.init = str(tmp_path / "init")
+    [lib] = [d for d in os.listdir(admin) if d.startswith("s6py-")]
+    init_cache = admin / lib / "lib" / "s6py" / "init" / "__pycache__"
+    tag = sys.implementation.cache_tag
+    r = box.run(["sh", "-c", 'test -e "%s/stage3.%s.pyc" && echo compiled' % (init_cache, tag)])
+    assert r.code == 0, r.err
+    assert r.out.split() == ["compiled"], r
+    assert "stage1.%s.pyc" % tag in pycache(admin, "init")
+    assert "service.%s.pyc" % tag in pycache(admin, "engine")
+    assert "internal error" not in r.err, r.err
+
+
+def test_a_compiled_tree_is_not_compiled_again(box, tmp_path):
+    """Bytecode there already (a second boot, compileall, --bytecode): no child, and the
+    files are those of the first compilation."""
+    admin = extract(tmp_path)
+    box.init = str(tmp_path / "init")
+    assert box.run(["true"]).code == 0
+    [lib] = [d for d in os.listdir(admin) if d.startswith("s6py-")]
+    stage1 = admin / lib / "lib" / "s6py" / "init" / "__pycache__" / (
+        "stage1.%s.pyc" % sys.implementation.cache_tag)
+    first = os.stat(stage1).st_mtime_ns
+    assert box.run(["true"]).code == 0
+    assert os.stat(stage1).st_mtime_ns == first
