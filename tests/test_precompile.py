@@ -56,3 +56,30 @@ def test_a_compiled_tree_is_not_compiled_again(box, tmp_path):
     first = os.stat(stage1).st_mtime_ns
     assert box.run(["true"]).code == 0
     assert os.stat(stage1).st_mtime_ns == first
+
+
+def test_the_loggers_modules_are_compiled_only_for_an_image_with_loggers(tmp_path):
+    """compile_boot() imports the log host's modules when a services.d service has a
+    log/ (or an s6-rc service is a consumer), and the s6-rc ones for an s6-rc.d tree."""
+    def imported(root):
+        code = ("import sys; sys.path.insert(0, %r); from s6py.init.precompile import compile_boot;"
+                " compile_boot(%r); print(' '.join(sorted(m for m in sys.modules"
+                " if m.startswith(('s6py.log', 's6py.rc')))))" % (os.path.join(REPO, "src"), str(root)))
+        r = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return set(r.stdout.split())
+
+    plain = tmp_path / "plain"
+    (plain / "etc/services.d/web").mkdir(parents=True)
+    (plain / "etc/services.d/web/run").write_text("#!/bin/sh\n")
+    logged = tmp_path / "logged"
+    (logged / "etc/services.d/web/log").mkdir(parents=True)
+    (logged / "etc/services.d/web/log/run").write_text("#!/bin/sh\n")
+    rc = tmp_path / "rc"
+    (rc / "etc/s6-overlay/s6-rc.d/app").mkdir(parents=True)
+    assert not any(m.startswith(("s6py.log.host", "s6py.rc.")) for m in imported(plain))
+    assert "s6py.log.hosting" in imported(logged)
+    assert {"s6py.rc.graph", "s6py.rc.transitions"} <= imported(rc)
+    assert "s6py.log.hosting" not in imported(rc)
+    (rc / "etc/s6-overlay/s6-rc.d/app/consumer-for").write_text("gen\n")
+    assert "s6py.log.hosting" in imported(rc)

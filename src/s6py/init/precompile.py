@@ -28,12 +28,25 @@ def compile_boot(root=None):
     boot's when there is an /etc/s6-overlay/s6-rc.d.  Never raises: what is not compiled
     here PID 1 compiles."""
     root = root or os.environ.get("S6PY_ROOT") or "/"
+    rc = os.path.join(root, "etc/s6-overlay/s6-rc.d")
     try:
         _boot_modules()
-        if os.path.isdir(os.path.join(root, "etc/s6-overlay/s6-rc.d")):
+        if os.path.isdir(rc):
             _rc_modules()
+        if (_any(os.path.join(root, "etc/services.d"), "log/run")
+                or _any(rc, "consumer-for")):
+            _logger_modules()
     except Exception:
         pass
+
+
+def _any(directory, name):
+    """Some DIRECTORY/*/NAME exists (a services.d service with a logger, an s6-rc consumer)."""
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return False
+    return any(os.path.exists(os.path.join(directory, entry, name)) for entry in entries)
 
 
 def _boot_modules():
@@ -73,3 +86,12 @@ def _rc_modules():
     import s6py.rc.source  # noqa: F401
     import s6py.rc.transitions  # noqa: F401
     import s6py.rc.workers  # noqa: F401
+
+
+def _logger_modules():
+    """A recognised logger runs forked from PID 1 or in a log host, and PID 1 imports
+    their modules first (log.hosting: shared pages)."""
+    import s6py.cmd.forkedlog  # noqa: F401
+    import s6py.log.host  # noqa: F401
+    import s6py.log.hosting  # noqa: F401
+    import s6py.log.runscript  # noqa: F401
