@@ -3,6 +3,7 @@
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -393,3 +394,18 @@ def test_d_right_after_the_spawn_stops_the_child_and_not_pid_1(loop, supervised)
     loop.run_once(timeout=0.05)
     assert terms == []
     assert service.deaths == 20
+
+
+def test_settle_pending_execs_returns_once_every_run_has_exec_d(loop, supervised):
+    """What /init calls before the CMD: after it, no ./run spawned so far is still the
+    forked interpreter (each has exec'd its program), without a turn of the loop."""
+    from s6py.engine.service import settle_pending_execs
+
+    services = [supervised(name="s%d" % i, run="exec sleep 100\n", files={"down": ""})[0]
+                for i in range(10)]
+    for service in services:
+        service.fire(Event.u)
+    settle_pending_execs()
+    python = os.path.realpath(sys.executable)
+    exes = [os.path.realpath("/proc/%d/exe" % s.status.pid) for s in services]
+    assert python not in exes, exes

@@ -145,17 +145,22 @@ def test_funnel_two_producers_one_consumer_pipe(loop, sup, tmp_path):
     """s6-rc's funnel: two producers write into their consumer's one pipe (held here, so
     killing the consumer loses no line); the first producer to leave for good does not
     close that pipe on the other, which still gets it when it restarts."""
-    out = tmp_path / "out"
-    a = make_service(tmp_path, "a", run="i=0\nwhile [ $i -lt 200 ]; do echo a$i;"
-                     " i=$((i+1)); sleep 0.005; done\nexec sleep 100\n")
+    out, flag = tmp_path / "out", tmp_path / "flag"
+    # each producer writes 100 lines, waits for FLAG, writes 100 more: the consumer is
+    # killed while the pipe is empty (what `cat` had read and not written would be lost
+    # with any supervisor), and the second halves wait in the pipe PID 1 holds
+    halves = ("i=0\nwhile [ $i -lt 100 ]; do echo %%s$i; i=$((i+1)); sleep 0.005; done\n"
+              "while [ ! -e %s ]; do sleep 0.01; done\n"
+              "while [ $i -lt 200 ]; do echo %%s$i; i=$((i+1)); sleep 0.005; done\n" % flag)
+    a = make_service(tmp_path, "a", run=halves % ("a", "a") + "exec sleep 100\n")
     b = make_service(tmp_path, "b", run="trap 'sleep 0.3; echo b-last; exit 0' TERM\n"
-                     "i=0\nwhile [ $i -lt 200 ]; do echo b$i; i=$((i+1)); sleep 0.005; done\n"
-                     "while :; do sleep 0.05; done\n")
+                     + halves % ("b", "b") + "while :; do sleep 0.05; done\n")
     consumer = make_service(tmp_path, "c", run="exec cat >> %s\n" % out)
     members = sup.pipeline([("a", a), ("b", b), ("c", consumer)], feeds=[2, 2, None])
     assert members[0].stdout == members[1].stdout == members[0].pipeline.inputs[2][1]
-    run_until(loop, lambda: out.exists() and out.read_text().count("\n") >= 60)
+    run_until(loop, lambda: out.exists() and out.read_text().count("\n") >= 200)
     os.kill(members[2].service.status.pid, 9)       # the consumer dies; it is restarted
+    flag.write_text("")
     run_until(loop, lambda: out.read_text().count("\n") >= 400, timeout=10)
     words = out.read_text().split()
     assert [w for w in words if w[0] == "a"] == ["a%d" % i for i in range(200)]

@@ -531,11 +531,11 @@ class Service:
         """Spawn ./run without waiting for its exec (see MAX_PENDING_EXECS); its pid.
         SpawnError when it is known at once that it could not start."""
         if len(_pending_execs) >= MAX_PENDING_EXECS:
-            _settle_pending_execs()
+            settle_pending_execs()
         started = spawn_nowait(["./run", self.name], cwd=self.root, stdin=stdin,
                                stdout=stdout, fds=fds, lock=lock)
         if started.fd >= _fd_ceiling():  # fds are short: hold none of them for reports
-            _settle_pending_execs()
+            settle_pending_execs()
             error = started.wait()
             if error is not None:
                 raise error
@@ -1065,8 +1065,10 @@ def _compile(grid):
 ACTIONS = _compile(GRID)
 
 
-def _settle_pending_execs():
-    """Read now every pending ./run report (each read waits at most for that exec)."""
+def settle_pending_execs():
+    """Read now every pending ./run report (each read waits at most for that exec).
+    Before the CMD starts: every service spawned so far has exec'd its ./run by then, as
+    when each spawn waited (a CMD that talks to a service at once finds its process)."""
     for service in list(_pending_execs):
         service.loop.guard(service._on_exec_report)
 

@@ -70,8 +70,11 @@ def start_cmd(argv, env, cwd, tty=None, stdout=None, stderr=None):
     """Start ARGV; return its pid (also its process group), or raise CmdError.
     ENV: bytes dict.  TTY: our controlling terminal's fd, or None.  STDOUT, STDERR: fds
     to install as 1 and 2 (None: inherited)."""
+    from s6py.engine.service import settle_pending_execs
+
     name = argv[0]
     path = resolve(name, env, cwd)
+    settle_pending_execs()  # every ./run spawned so far has exec'd before the CMD does
     try:
         return spawn(argv, path=path, cwd=cwd, env=env, stdout=stdout, stderr=stderr,
                      session="pgrp", foreground_tty=tty)
