@@ -204,10 +204,14 @@ def test_init_boots_an_execline_tree_as_pid_1(tree):
     assert not (tree / "bin").exists()
     write(tree, "etc/cont-init.d/10-hello", "#!/command/execlineb -P\ns6-echo cont-init ran\n")
     write(tree, "etc/cont-finish.d/10-bye", "#!/command/execlineb -P\ns6-echo cont-finish ran\n")
+    # ready (a newline on fd 3) once its line is written: `-u` alone raced with the line,
+    # which a fast CMD's stop could beat (the line was never written, not lost)
     write(tree, "etc/services.d/app/run",
-          "#!/command/execlineb -P\nforeground { s6-echo app line }\ns6-sleep 100\n")
+          "#!/command/execlineb -P\nforeground { s6-echo app line }\n"
+          "foreground { fdmove 1 3 s6-echo }\ns6-sleep 100\n")
+    write(tree, "etc/services.d/app/notification-fd", "3\n", 0o644)
     write(tree, "etc/services.d/app/log/run", "#!/command/execlineb -P\ns6-log -b n2 /var/app-log\n")
-    cmd = ("foreground { s6-svwait -u -t 10000 /var/run/s6/services/app }"
+    cmd = ("foreground { s6-svwait -U -t 10000 /var/run/s6/services/app }"
            " foreground { s6-svstat -o up /var/run/s6/services/app }"
            " exit 3")
     r = boot(tree, "/command/execlineb", "-Pc", cmd)

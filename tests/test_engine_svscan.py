@@ -245,7 +245,7 @@ def test_rescan_on_svscanctl_a_and_prune_on_n(theirs, scandir, svscan, tmp_path)
     moved = str(tmp_path / "a-moved")
     os.rename(a, moved)
     tool(theirs, "s6-svscanctl", "-an", scandir)
-    wait_for(lambda: not os.path.exists("/proc/%d" % apid) or "Z" in open("/proc/%d/stat" % apid).read().split()[2])
+    wait_for(lambda: _gone_or_zombie(apid))
     wait_for(lambda: subprocess.run([theirs("s6-svok"), moved]).returncode == 1)
     assert svstat(theirs, b, "up") == "true"
 
@@ -485,3 +485,12 @@ def test_sigquit_takes_loggers_down_too(theirs, scandir, svscan):
     assert init.wait(10) == 0
     wstat = svstatus.read(os.path.join(svc, "log")).wstat
     assert os.WIFSIGNALED(wstat) and os.WTERMSIG(wstat) == signal.SIGTERM
+
+
+def _gone_or_zombie(pid):
+    """PID has exited (its /proc entry may vanish between two looks at it)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
