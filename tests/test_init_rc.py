@@ -136,19 +136,25 @@ def test_an_invalid_graph_stops_before_anything_runs(box, layout, message):
 
 
 def test_a_pipeline_of_three_loses_no_line_across_a_restart(box):
-    out = box.path("data/piped")
-    longrun(box, "p", run='i=0\nwhile [ $i -lt 200 ]; do echo $i; i=$((i+1)); sleep 0.005; done\n'
-            'exec sleep 100\n', files={"producer-for": ("m\n", 0o644)})
+    """The middle member is killed while the pipe is quiet (the producer waits for a flag
+    after 100 lines: what a reader had read and not written is lost under any supervisor,
+    and sed -u reads bytes); the next 100 lines wait in the pipe PID 1 holds."""
+    out, flag = box.path("data/piped"), box.path("data/flag")
+    longrun(box, "p", run='i=0\nwhile [ $i -lt 100 ]; do echo $i; i=$((i+1)); sleep 0.005; done\n'
+            'while [ ! -e "%s" ]; do sleep 0.01; done\n'
+            'while [ $i -lt 200 ]; do echo $i; i=$((i+1)); sleep 0.005; done\n'
+            'exec sleep 100\n' % flag, files={"producer-for": ("m\n", 0o644)})
     longrun(box, "m", run="exec sed -u 's/^/m:/'\n",
             files={"consumer-for": ("p\n", 0o644), "producer-for": ("c\n", 0o644)})
     longrun(box, "c", run='exec cat >> "%s"\n' % out,
             files={"consumer-for": ("m\n", 0o644), "pipeline-name": ("pipe\n", 0o644)})
     user_bundle(box, "pipe")
     script = r'''
-i=0; while [ "$(wc -l < "%s" 2>/dev/null || echo 0)" -lt 40 ] && [ $i -lt 200 ]; do sleep 0.02; i=$((i+1)); done
+i=0; while [ "$(wc -l < "%s" 2>/dev/null || echo 0)" -lt 100 ] && [ $i -lt 300 ]; do sleep 0.02; i=$((i+1)); done
 s6-svc -k "$S6PY_ROOT/run/service/m"
+touch "%s"
 i=0; while [ "$(wc -l < "%s" 2>/dev/null || echo 0)" -lt 200 ] && [ $i -lt 300 ]; do sleep 0.02; i=$((i+1)); done
-''' % (out, out)
+''' % (out, flag, out)
     r = box.run(["sh", "-c", script], timeout=30)
     assert r.code == 0, r.err
     assert read(out).split() == ["m:%d" % i for i in range(200)]
