@@ -573,14 +573,18 @@ class Service:
         self.status.stamp = tai64n.now()
         self._ready_at = None
         self.tells_readiness = False
-        self.warn("%s - waiting %d seconds" % (error.describe().replace("./run", "run"), SPAWN_RETRY))
+        self._retry_failed_spawn(error)
         if self.state is State.LASTUP:
-            self.bail()
+            self.bail()  # (which cancels the retry)
             return
         self.state = State.DOWN
-        self.set_deadline(SPAWN_RETRY)
         self.announce()
         self.notify(events.DOWN + events.FINISHED)
+
+    def _retry_failed_spawn(self, error):
+        """./run could not be started (SpawnError ERROR): one warning, a retry later."""
+        self.warn("%s - waiting %d seconds" % (error.describe().replace("./run", "run"), SPAWN_RETRY))
+        self.set_deadline(SPAWN_RETRY)
 
     def _on_child(self, wstat):
         error = self._take_exec_report()  # a child that died before its report was read
@@ -807,9 +811,7 @@ class Service:
                                     stdin=stdin, stdout=stdout, fds=fds, lock=lock)
         except SpawnError as e:
             self._close_pair(notify_pipe)
-            self.warn("%s - waiting %d seconds"
-                      % (e.describe().replace("./run", "run"), SPAWN_RETRY))
-            self.set_deadline(SPAWN_RETRY)
+            self._retry_failed_spawn(e)
             return False
         except OSError as e:
             self._close_pair(notify_pipe)

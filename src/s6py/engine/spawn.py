@@ -324,21 +324,8 @@ def _start(execute, program, cwd, wanted, session, lock, foreground_tty):
     EXECUTE(error pipe) (which does not return); in the parent wait until the child has
     exec'd (or closed the error pipe) and return its pid, or raise SpawnError."""
     pid, err_r = _fork(execute, program, cwd, wanted, session, lock, foreground_tty)
-    try:
-        data = b""
-        while True:
-            try:
-                chunk = os.read(err_r, _REPORT_SIZE)
-            except InterruptedError:
-                continue
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(err_r)
-    error = _report_error(data, program, cwd)
+    error = Started(pid, err_r, program, cwd).wait()
     if error is not None:
-        _wait_quietly(pid)
         raise error
     return pid
 
@@ -351,16 +338,13 @@ def _report_error(data, program, cwd):
     return SpawnError(code, _STEPS[step], program if step == 0 else (cwd or program), cwd)
 
 
-_ALL_SIGNALS = None
+_ALL_SIGNALS = signal.valid_signals()  # blocked across every fork (module docstring)
 
 
 def _fork(execute, program, cwd, wanted, session, lock, foreground_tty):
     """The fork of _start: (pid, read end of the child's report pipe)."""
-    global _ALL_SIGNALS
     if foreground_tty is not None:
         session = "pgrp"
-    if _ALL_SIGNALS is None:
-        _ALL_SIGNALS = signal.valid_signals()
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
     try:

@@ -165,7 +165,7 @@ class RcBoot(UsesContext):
         waits for it (see up), so the CMD and everything after find it whole."""
         from s6py.init.stage2 import discard_tree
 
-        db = os.path.join(self.paths.run, "s6", "db")
+        db = self._database_dir()
         live = self.paths.in_run("s6-rc")
         try:
             for path in (db, db + ".new"):
@@ -198,10 +198,13 @@ class RcBoot(UsesContext):
             return 1
         return 0
 
+    def _database_dir(self):
+        return os.path.join(self.paths.run, "s6", "db")
+
     def _database_failed(self, e):
         self.say.warn("unable to write the s6-rc database to %s: %s (s6-rc-db will not"
-                      " work in this container)" % (self.paths.shown(os.path.join(
-                          self.paths.run, "s6", "db")), e.strerror or e))
+                      " work in this container)"
+                      % (self.paths.shown(self._database_dir()), e.strerror or e))
 
     def _database_written(self, wstat):
         self.db_writer = None

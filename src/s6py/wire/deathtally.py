@@ -19,6 +19,7 @@ this keeps one creation per service that ever dies, and none for the others.
 
 import errno
 import os
+import stat
 
 from s6py.wire import tai64n
 
@@ -109,7 +110,7 @@ def _append_in_place(path, record, limit):
     try:
         st = os.fstat(fd)
         size = st.st_size
-        if (not _is_regular(st.st_mode) or size % RECORD_SIZE
+        if (not stat.S_ISREG(st.st_mode) or size % RECORD_SIZE
                 or size + RECORD_SIZE > limit * RECORD_SIZE
                 or size // PAGE != (size + RECORD_SIZE - 1) // PAGE):
             return False
@@ -118,10 +119,6 @@ def _append_in_place(path, record, limit):
         return False
     finally:
         os.close(fd)
-
-
-def _is_regular(mode):
-    return mode & 0o170000 == 0o100000
 
 
 def _replace(path, data):
