@@ -11,9 +11,8 @@ the same step after the `r` cooldown.  Lines are never dropped: while a logdir c
 its lines wait in memory (and with `-b` the main loop stops reading stdin).
 """
 
-import enum
+import _signal as signal  # not `signal`, which imports `enum`
 import os
-import signal
 import stat
 import time
 
@@ -24,7 +23,9 @@ from . import stamp
 from .report import fatalsys
 
 
-class Rot(enum.Enum):
+class Rot:
+    """The steps of a rotation, as s6-log's (plain numbers: no `enum` to import)."""
+
     WRITABLE = 0
     START = 1
     RENAME = 2

@@ -7,22 +7,24 @@ directory at its place in the script, so a bad directive after a logdir fails af
 logdir was created, exactly as in s6.
 """
 
-import enum
-
-from . import posixre
 
 
 class ScriptError(Exception):
     """A fatal script error: the message s6-log prints after `fatal: `, exit code 100."""
 
 
-class Sel(enum.Enum):
+class Sel:
+    """A selection's kind (plain constants: `enum` and `re` cost a logger 1 MB and
+    milliseconds at start, and only a script with a regexp needs `re`)."""
+
     DEFAULT = "f"
     PLUS = "+"
     MINUS = "-"
 
 
-class Act(enum.Enum):
+class Act:
+    """An action's kind."""
+
     STDOUT = "1"
     ALERT = "2"
     STATUS = "="
@@ -140,6 +142,8 @@ def parse(argv, open_logdir, processor_shell):
                 if c == "f":
                     sel = Selection(Sel.DEFAULT)
                 else:
+                    from . import posixre  # only a script with a regexp needs `re`
+
                     try:
                         regex = posixre.compile(arg.encode("utf-8", "surrogateescape"))
                     except posixre.PatternError:
