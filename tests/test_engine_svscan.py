@@ -429,7 +429,11 @@ def test_an_idle_supervisor_never_wakes_up(ours, theirs, scandir):
     try:
         for name in ("a", "b"):
             wait_up(theirs, os.path.join(scandir, name))
-        time.sleep(0.2)
+        # one wake-up, IDLE_DELAY after the last status write, makes the spare files
+        # (engine/spares.py); after it, nothing
+        from s6py.engine import spares
+
+        time.sleep(spares.IDLE_DELAY + 0.3)
 
         def switches():
             with open("/proc/%d/status" % proc.pid) as f:

@@ -21,6 +21,7 @@ import errno
 import os
 import stat
 
+from s6py.engine import spares
 from s6py.engine.loop import read_available
 from s6py.engine.spawn import SpawnError, fork_call, spawn, spawn_nowait
 from s6py.wire import control, deathtally, events, fifodir, tai64n
@@ -266,6 +267,8 @@ class Service:
         self._held_events = None     # events of the transition under way (see fire)
         self._status_due = False     # announce() was called during it (see announce)
         self._lazy_status = None     # timer of a deferred status write (_release_events)
+        self._root = None            # root, while a transition runs (one readlink each)
+        self._in_transition = False
 
     # ---------------------------------------------------------------- life
 
@@ -316,9 +319,18 @@ class Service:
         a directory fd per service would cost a third fd each (PID 1 must supervise
         hundreds under nofile=1024): the lock fd we hold anyway names the directory, its
         /proc/self/fd link follows renames.  Before the lock is taken, or without /proc,
-        it is the path we were given."""
+        it is the path we were given.  Read once per transition: a death used to read the
+        link eight times."""
+        if self._root is not None:
+            return self._root
         if self._control is None:
             return self.path
+        root = self._find_root()
+        if self._in_transition:
+            self._root = root  # for the rest of the transition (see _transition)
+        return root
+
+    def _find_root(self):
         try:
             lock = os.readlink("/proc/self/fd/%d" % self._control.lock_fd)
         except OSError:
@@ -409,10 +421,15 @@ class Service:
             step(*args)
             return
         self._held_events = bytearray()
+        self._in_transition = True
         try:
             step(*args)
         finally:
-            self._release_events()
+            try:
+                self._release_events()
+            finally:
+                self._in_transition = False
+                self._root = None
 
     def announce(self):
         """Rewrite supervise/status (atomically), as s6's announce().  Inside a transition
@@ -433,6 +450,8 @@ class Service:
             svstatus.write(self.root, self.status)
         except OSError as e:
             self.warn("unable to write status file: %s" % e.strerror)
+            return
+        spares.want(self.loop, self)  # its status.new is gone: another, once idle
 
     def notify(self, events):
         """Send EVENTS (bytes such as b"u", b"dD") to event/ listeners, then to the
