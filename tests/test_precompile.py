@@ -83,3 +83,39 @@ def test_the_loggers_modules_are_compiled_only_for_an_image_with_loggers(tmp_pat
     assert "s6py.log.hosting" not in imported(rc)
     (rc / "etc/s6-overlay/s6-rc.d/app/consumer-for").write_text("gen\n")
     assert "s6py.log.hosting" in imported(rc)
+
+
+def _bytecode(lib):
+    found = set()
+    for top, _dirs, files in os.walk(lib):
+        found.update(os.path.relpath(os.path.join(top, f), lib) for f in files if f.endswith(".pyc"))
+    return found
+
+
+def test_the_lists_cover_what_a_boot_imports_before_its_cmd(box, tmp_path):
+    """The module lists are kept by hand: after compile_boot(), a boot with a logged
+    services.d service and an s6-rc tree compiles nothing more before its CMD starts (a
+    module PID 1 compiles itself costs it the compiler's garbage, see the module)."""
+    admin = extract(tmp_path)
+    box.init = str(tmp_path / "init")
+    [lib] = [str(admin / d / "lib") for d in os.listdir(admin) if d.startswith("s6py-")]
+    box.service("web", run="exec sleep 100\n", log="exec s6-log n2 ./main\n")
+    rc = "etc/s6-overlay/s6-rc.d/"
+    box.file(rc + "app/type", "longrun\n")
+    box.script(rc + "app/run", "exec sleep 100\n")
+    box.file(rc + "app/dependencies.d/setup", "")
+    box.file(rc + "setup/type", "oneshot\n")
+    box.file(rc + "setup/up", "true\n")
+    box.file(rc + "user/contents.d/app", "")
+    box.file(rc + "user/type", "bundle\n")
+    python = [os.path.join(d, "python3") for d in box.environ()["PATH"].split(":")
+              if os.access(os.path.join(d, "python3"), os.X_OK)][0]
+    code = ("import sys; sys.path.insert(0, %r); from s6py.init.precompile import compile_boot;"
+            " compile_boot(%r)" % (lib, box.root))
+    subprocess.run([python, "-I", "-S", "-c", code], check=True)
+    before = _bytecode(lib)
+    assert "s6py/log/__pycache__/hosting.%s.pyc" % sys.implementation.cache_tag in before
+    r = box.run(["sh", "-c", 'cd "%s" && find . -name "*.pyc"' % lib])
+    assert r.code == 0, r
+    at_cmd = {p[2:] for p in r.out.split()}
+    assert at_cmd - before == set(), "compiled by PID 1 itself before the CMD"

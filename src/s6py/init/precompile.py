@@ -77,8 +77,12 @@ def _boot_modules():
 
 
 def _rc_modules():
+    """Also what the s6-rc boot imports inside functions: the parser of `up`/`down`
+    (execline.lexer) and the database writer's file helpers (execline.portable)."""
     import s6py.cmd.forkedrun  # noqa: F401
     import s6py.execline.core  # noqa: F401
+    import s6py.execline.lexer  # noqa: F401
+    import s6py.execline.portable  # noqa: F401
     import s6py.init.rc  # noqa: F401
     import s6py.rc.compiled  # noqa: F401
     import s6py.rc.control  # noqa: F401
