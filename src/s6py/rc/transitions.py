@@ -75,6 +75,9 @@ class Change:
         self.targets = set(targets)
         self._waits = {}         # name -> what it waits for (see _waits_for)
         self.pending = set(targets)
+        # the pending services worth examining: the others were found waiting, and nothing
+        # they wait for has moved since (see _wake); all of them after another change moved
+        self.candidates = set(targets)
         self.resolved = set()    # done in this change: moved, or found already there
         self.running = set()
         self.failed = set()      # transitions that failed
@@ -123,30 +126,44 @@ class Change:
         """A dependency of NAME failed, or cannot move: NAME never will in this change."""
         return any(dep in self.failed or dep in self.blocked for dep in self._waits_for(name))
 
+    def _wake(self, name):
+        """NAME has moved, failed or been blocked: what waits for it is worth a look."""
+        graph = self.t.graph
+        waiters = graph.dependents(name) if self.going_up else graph.requires(name)
+        self.candidates.update(w for w in waiters if w in self.pending)
+
     def _advance(self):
         if self.over:
             return
+        self.candidates = set(self.pending)  # another change moved: anything may be free
         self._start_ready()
         self._maybe_finish()
 
     def _start_ready(self):
         """Move every pending service that may move now, in s6-rc's order: its database
-        order, backwards (s6-rc examines services from the last to the first)."""
+        order, backwards (s6-rc examines services from the last to the first).  Only the
+        candidates are looked at: a service found waiting is looked at again once
+        something it waits for has moved, so a change of N services costs about N looks
+        instead of N per move (50 longruns stopping: 25,000 looks before)."""
         progress = True
         while progress and not self.over:
             progress = False
-            for name in sorted(self.pending, key=self.t.graph.index, reverse=True):
+            for name in sorted(self.candidates & self.pending, key=self.t.graph.index, reverse=True):
                 if name in self.t.busy:
                     continue
                 if self._blocked(name):
                     self.pending.discard(name)
                     self.blocked.add(name)
+                    self._wake(name)
                     progress = True
                 elif self._ready_to_move(name):
                     self.pending.discard(name)
                     self._examine(name)
+                    self._wake(name)
                     progress = True
                     break  # from the top again: what NAME resolved comes next, as s6-rc
+                else:
+                    self.candidates.discard(name)
 
     def _maybe_finish(self):
         if not self.pending and not self.running:
@@ -197,6 +214,7 @@ class Change:
                 self.t.up.discard(name)
             return
         say = self.say
+        self._wake(name)
         if not ok:
             self.failed.add(name)
             say.warn("unable to ", "start" if self.going_up else "stop", " service ", name,
