@@ -244,13 +244,31 @@ def base_image(name):
 
 _overlay = {}
 
+#: S6PY_E2E_OVERLAY=bundle: every image gets the self-contained tarball (overlay_tarball)
+BUNDLED = os.environ.get("S6PY_E2E_OVERLAY") == "bundle"
+
+
+def pid1_comm():
+    """PID 1's process name: the bundle's launcher is a binary named init; the noarch one
+    is a script, which python3 runs."""
+    return "init" if BUNDLED else "python3"
+
+
+def pid1_command_line(cmd):
+    """PID 1's command line for /init CMD, as `ps`/`podman top` show it."""
+    if BUNDLED:
+        from s6py import __version__
+
+        return "/package/admin/s6py-%s/python/bin/python3 -IS /init %s" % (__version__, cmd)
+    return "/package/admin/s6py/command/s6py init %s" % cmd
+
 
 def overlay_tarball():
     """The tarball built from the current sources, once per session.
 
     S6PY_E2E_OVERLAY=bundle puts the self-contained one in its place, so that the whole e2e
     set runs with the bundled interpreter in the Debian images (docs/e2e.md)."""
-    if os.environ.get("S6PY_E2E_OVERLAY") == "bundle":
+    if BUNDLED:
         return bundle_tarball()
     if "tarball" not in _overlay:
         from s6py.build import overlay

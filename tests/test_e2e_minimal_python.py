@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from e2e_support import fixture_tree, image, podman, run, unavailable
+from e2e_support import fixture_tree, image, pid1_comm, podman, run, unavailable
 from s6py import cli
 
 # One line per check: `t NAME RC WANT COMMAND...` runs COMMAND, which must exit RC and
@@ -40,7 +40,7 @@ NL='
 '
 
 # ---- /init: PID 1, a with-contenv cont-init script, the service svc and its logger
-t init 0 "python3${NL}cont-init MYVAR=e2e" sh -c 'ps -o comm= -p 1; cat /tmp/cont-init'
+t init 0 "$PID1_COMM${NL}cont-init MYVAR=e2e" sh -c 'ps -o comm= -p 1; cat /tmp/cont-init'
 S=/run/service/svc
 until_ok s6-svok $S   # the CMD does not wait for services.d (v1/v2): wait for its supervision
 t s6-svwait 0 "" s6-svwait -u -t 5000 $S
@@ -221,7 +221,7 @@ def test_every_command_has_a_check():
 def test_every_command_runs_with_python3_minimal(suite, tmp_path):
     img = image(suite)
     tree = fixture_tree(tmp_path, FILES)
-    opts = ["-e", "MYVAR=e2e", "-v", "%s/t:/t:ro" % tree,
+    opts = ["-e", "MYVAR=e2e", "-e", "PID1_COMM=" + pid1_comm(), "-v", "%s/t:/t:ro" % tree,
             "-v", "%s/etc/services.d:/etc/services.d:ro" % tree,
             "-v", "%s/etc/cont-init.d:/etc/cont-init.d:ro" % tree]
     name = "s6py-e2e-minimal-%s-%d" % (suite, os.getpid())

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from e2e_support import Container, PODMAN, ULIMITS, fixture_tree, image, run, unavailable
+from e2e_support import (Container, PODMAN, ULIMITS, fixture_tree, image, pid1_comm, pid1_command_line,
+                          run, unavailable)
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=str(unavailable()))
 
@@ -72,7 +73,7 @@ def test_interactive_shell_with_a_terminal_runs_ps_and_exits_0(img):
         if p.poll() is None:
             p.kill()
         os.close(master)
-    assert re.search(rb"\n\s*1 python3", out)     # PID 1 is the init
+    assert re.search(rb"\n\s*1 " + pid1_comm().encode(), out)     # PID 1 is the init
     assert b"[services.d] done." in out
 
 
@@ -226,7 +227,7 @@ def test_nginx_as_the_cmd(nginx_img):
         top = c.top("pid", "ppid", "args")
         rows = [line.split(None, 2) for line in top.splitlines()[1:]]
         by_pid = {r[0]: r for r in rows}
-        assert "/package/admin/s6py/command/s6py init nginx" in by_pid["1"][2]
+        assert pid1_command_line("nginx") in by_pid["1"][2], by_pid["1"]
         masters = [r for r in rows if r[2].startswith("nginx: master")]
         workers = [r for r in rows if r[2].startswith("nginx: worker")]
         assert len(masters) == 1 and masters[0][1] == "1"
