@@ -10,11 +10,14 @@ its `status.new` is created ahead of the next write, which then only truncates i
 
 Nothing a reader sees changes: an empty death tally reads as no deaths (s6-svdt, as s6's
 own creates it empty), and `status.new` is the name s6-supervise writes before its
-rename.  A service that is gone or busy again by then is skipped.  At most PER_TURN
+rename.  A service no longer supervised by then is skipped.  At most PER_TURN
 services are served per turn of the loop, so a long list never holds the loop.
 """
 
 import os
+
+from s6py.wire import deathtally
+from s6py.wire import status as svstatus
 
 __all__ = ["want", "IDLE_DELAY"]
 
@@ -22,7 +25,7 @@ IDLE_DELAY = 0.5   # seconds since a service was queued
 PER_TURN = 8
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-SPARES = ("supervise/death_tally", "supervise/status.new")
+SPARES = (deathtally.FILENAME, svstatus.FILENAME + ".new")  # svstatus.write's temporary
 
 _QUEUES = {}   # loop -> _Queue
 

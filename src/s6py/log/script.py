@@ -8,7 +8,6 @@ logdir was created, exactly as in s6.
 """
 
 
-
 class ScriptError(Exception):
     """A fatal script error: the message s6-log prints after `fatal: `, exit code 100."""
 

@@ -11,10 +11,11 @@ and a rename at every death; so do we when the file must be trimmed (it holds th
 max-death-tally records) or mended (a torn record), but a record that only adds to a
 well-formed file is appended in place, one 14-byte write that stays within one page (the
 file's new size becomes visible only after its bytes, so a reader sees it whole or not at
-all).  The file is created by the first death, not when the supervision starts (s6
-creates it empty then; s6-svdt, ours and s6's, reads a missing file as no deaths).  On
-the overlay /run most containers have, each file created costs about half a millisecond:
-this keeps one creation per service that ever dies, and none for the others.
+all).  The file is not created when the supervision starts (s6 creates it empty then;
+s6-svdt, ours and s6's, reads a missing file as no deaths): on the overlay /run most
+containers have, each file created costs about half a millisecond, and a boot makes many
+services at once.  The engine creates it empty later, once the service is idle
+(engine/spares.py), or the first death does.
 """
 
 import errno
