@@ -298,3 +298,52 @@ i=0; while ! grep -q "svc reloaded" "$S6PY_ROOT/data/events" && [ $i -lt 100 ]; 
     assert "svc reloaded" in events(box) and "once reloaded" in events(box), events(box)
     assert "s6-rc: info: service svc successfully reloaded" in r.err, r.err
     assert "s6-rc: fatal: service idle is not up" in r.err, r.err
+
+
+def test_s6_rc_dry_run_prints_the_transitions_and_changes_nothing(box):
+    """-n THROTTLE: s6-rc-dryrun's line for each transition s6-rc would make (s6-overlay
+    3's command lines), the "dry run:" info lines in the change's order, THROTTLE ms per
+    transition, and the live state as it was."""
+    longrun(box, "svc", files={"timeout-down": ("1500\n", 0o644)})
+    oneshot(box, "once", deps=("svc",))
+    user_bundle(box, "once")
+    script = r'''
+live="$S6PY_ROOT/run/s6-rc"
+i=0; while ! grep -q "once up" "$S6PY_ROOT/data/events" && [ $i -lt 100 ]; do sleep 0.02; i=$((i+1)); done
+echo "== dry"; s6-rc -l "$live" -v2 -n 0 -d change svc 2>"$S6PY_ROOT/data/dry.err"; echo "rc=$?"
+echo "== active"; s6-rc -l "$live" -a list
+echo "== svc"; s6-svstat -o up "$S6PY_ROOT/run/service/svc"
+echo "== quiet"; s6-rc -l "$live" -v0 -n 0 -d change svc 2>&1; echo "rc=$?"
+t0=$(date +%s%N); s6-rc -l "$live" -n 300 -d change svc >/dev/null; t1=$(date +%s%N)
+echo "== ms"; echo $(( (t1 - t0) / 1000000 ))
+echo "== events"; cat "$S6PY_ROOT/data/events"
+'''
+    r = box.run(["sh", "-c", script], timeout=30)
+    assert r.code == 0, r.err
+    sections = {}
+    for block in r.out.split("== ")[1:]:
+        title, _, body = block.partition("\n")
+        sections[title] = body.splitlines()
+    live = box.path("run/s6-rc")
+    dry = [line for line in sections["dry"] if line.startswith("s6-rc-dryrun:")]
+    once_line = ("s6-rc-dryrun: /package/admin/s6/command/s6-sudo -el0 -t 30000 -T 0 -- "
+                 "%s/servicedirs/s6rc-oneshot-runner/s down " % live)
+    assert any(line.startswith(once_line) and line.endswith("  # once") for line in dry), dry
+    svc_line = "s6-rc-dryrun: /package/admin/s6/command/s6-svc -dwD -T 1500 -- %s/servicedirs/svc" % live
+    assert svc_line in dry, dry
+    assert dry.index(svc_line) == len(dry) - 1, dry  # once (which needs svc) first
+    assert sections["dry"][-1] == "rc=0", sections["dry"]
+    err = read(box.path("data/dry.err"))
+    for line in ("s6-rc: info: dry run: service once: stopping",
+                 "s6-rc: info: dry run: service svc successfully stopped"):
+        assert line in err, err
+    # s6-rc's order: what a move unblocks starts before the move is said done
+    assert err.index("service once: stopping") < err.index("service svc: stopping") < \
+        err.index("service once successfully stopped"), err
+    # nothing moved: both still up, and their scripts never ran down
+    assert {"svc", "once"} <= set(sections["active"]), sections["active"]
+    assert sections["svc"] == ["true"], r.out
+    assert sections["events"] == ["svc up", "once up"], r.out
+    assert sections["quiet"] == ["rc=0"], r.out  # -v0: s6-rc-dryrun prints nothing either
+    # once, then svc, one after the other: at least two throttles
+    assert int(sections["ms"][0]) >= 600, r.out

@@ -509,36 +509,40 @@ class RcControl:
         self._end(fd, 1 if lines else 0)
 
     def _change(self, fd, say, request):
+        """s6-rc change (start, stop): on the live state, or with -n on a copy of it."""
         selected = self._selection(request)
-        if request.dryrun is not None:
-            self._dry_run(fd, say, request, selected)
-            return
-        going_up = request.going_up
-        force = request.direction == "D"
+        t = self.t if request.dryrun is None else self._dry_state(fd, request)
         if request.prune:
-            self._prune(fd, say, request, selected)
+            self._prune(t, fd, say, request, selected)
             return
-        self.t.change(sorted(selected), going_up, lambda code: self._end(fd, code),
-                      request.timeout_ms, force=force, reporter=say)
+        t.change(sorted(selected), request.going_up, lambda code: self._end(fd, code),
+                 request.timeout_ms, force=request.force, reporter=say)
 
-    def _prune(self, fd, say, request, selected):
+    def _dry_state(self, fd, request):
+        """-n: the live state copied, with workers that print s6-rc-dryrun's lines."""
+        from s6py.rc.dryrun import DryRun
+
+        deadline = self.loop.time() + request.timeout_ms / 1000.0 if request.timeout_ms else None
+        return DryRun(self.t, request.dryrun, lambda line: self._out(fd, [line]), request.live,
+                      request.verbosity, deadline)
+
+    def _prune(self, t, fd, say, request, selected):
         """-p: first down what is not wanted, then up what is (reversed with -d)."""
-        graph = self.t.graph
+        graph = t.graph
         if request.going_up:
             wanted = set(graph.closure_up(selected))
         else:
             wanted = set(graph.atomics()) - set(graph.closure_down(selected))
-        unwanted = sorted(self.t.up - wanted)
+        unwanted = sorted(t.up - wanted)
 
         def downed(code):
             if code:
                 self._end(fd, code)
                 return
-            self.t.change(sorted(wanted), True, lambda c: self._end(fd, c),
-                          request.timeout_ms, reporter=say)
+            t.change(sorted(wanted), True, lambda c: self._end(fd, c),
+                     request.timeout_ms, reporter=say)
 
-        self.t.change(unwanted, False, downed, request.timeout_ms,
-                      force=request.direction == "D", reporter=say)
+        t.change(unwanted, False, downed, request.timeout_ms, force=request.force, reporter=say)
 
     def _reload(self, fd, say, request):
         """s6-rc reload: each named service, which must be up, gets its reload (a longrun
@@ -586,26 +590,9 @@ class RcControl:
         else:
             done(True)
 
-    def _dry_run(self, fd, say, request, selected):
-        """-n: say the transitions in order; do none."""
-        graph = self.t.graph
-        going_up = request.going_up
-        closed = graph.closure_up(selected) if going_up else graph.closure_down(selected)
-        order = graph.order(closed)
-        if not going_up:
-            order = list(reversed(order))
-        for name in order:
-            if (name in self.t.up) != going_up:
-                verb = "starting" if going_up else "stopping"
-                say.info("dry run: service ", name, ": ", verb)
-                say.info("dry run: service ", name, " successfully ", "started" if going_up else "stopped")
-        self._end(fd, 0)
-
 
 def _known(graph, name):
     return name in graph
-
-
 
 
 def _at_once(done):

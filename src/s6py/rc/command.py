@@ -32,13 +32,19 @@ class Request:
         self.active = False       # -a: the services that are up join the selection
         self.direction = "u"      # u, d or D (forced down)
         self.prune = False
-        self.hide_essentials = False
+        self.hide_essentials = False  # -e, or -D: essentials are neither listed nor kept up
         self.command = None
         self.names = []
 
     @property
     def going_up(self):
         return self.direction == "u"
+
+    @property
+    def force(self):
+        """A change down stops essential services too: -D, or -d with -e (s6-rc checks
+        the essential flag only when it does not hide essentials)."""
+        return not self.going_up and self.hide_essentials
 
 
 def _uint(value, what):
@@ -65,6 +71,8 @@ def parse(args):
             request.live = value
         elif letter in "uDd":
             request.direction = letter
+            if letter == "D":
+                request.hide_essentials = True
         elif letter == "p":
             request.prune = True
         elif letter == "a":

@@ -40,6 +40,9 @@ class Transitions:
     reporter  a diag.Reporter for "s6-rc", its verbosity as S6_VERBOSITY's
     """
 
+    #: before "service NAME" in this state's info lines (rc.dryrun's: "dry run: ")
+    said = ""
+
     def __init__(self, loop, graph, workers, reporter):
         self.loop = loop
         self.graph = graph
@@ -87,6 +90,7 @@ class Change:
         self.timeout_ms = timeout_ms
         self.timer = None
         self.over = False
+        self.said = transitions.said
 
     def begin(self):
         self.t.changes.append(self)
@@ -195,10 +199,10 @@ class Change:
             loop.call_soon(lambda: self._moved(name, ok, why))
 
         if self.going_up:
-            say.info("service ", name, ": starting")
+            say.info(self.said, "service ", name, ": starting")
             worker.start(done)
         else:
-            say.info("service ", name, ": stopping")
+            say.info(self.said, "service ", name, ": stopping")
             worker.stop(done)
 
     def _moved(self, name, ok, why):
@@ -217,7 +221,8 @@ class Change:
         self._wake(name)
         if not ok:
             self.failed.add(name)
-            say.warn("unable to ", "start" if self.going_up else "stop", " service ", name,
+            say.warn("unable to ", "(dry run) " if self.said else "",
+                     "start" if self.going_up else "stop", " service ", name,
                      ": ", why or "it failed")
             self._start_ready()  # what waited for NAME is now blocked for good
         else:
@@ -228,7 +233,8 @@ class Change:
                 self.t.up.discard(name)
             # as s6-rc: what NAME unblocks is started before NAME is said done
             self._start_ready()
-            say.info("service ", name, " successfully ", "started" if self.going_up else "stopped")
+            say.info(self.said, "service ", name, " successfully ",
+                     "started" if self.going_up else "stopped")
         self._maybe_finish()
         for change in list(self.t.changes):  # one waiting for NAME to be free, too
             if change is not self:
