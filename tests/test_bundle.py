@@ -179,6 +179,21 @@ def test_every_module_of_the_package_imports_with_the_bundled_python(tree):
     assert r.stderr == ""
 
 
+def test_the_codec_registry_is_frozen_and_other_codecs_still_load(tree):
+    """bundle.FROZEN_EXTRA: every start's encodings modules are in the binary (no file
+    looked up, read or unmarshalled for them), and the frozen package still finds the
+    encodings shipped as bytecode beside it."""
+    code = ("import _imp, codecs, encodings, sys\n"
+            "print(_imp.is_frozen('encodings'), _imp.is_frozen('encodings.aliases'),\n"
+            "      _imp.is_frozen('encodings.utf_8'), _imp.is_frozen('encodings.latin_1'))\n"
+            "print(codecs.lookup('latin-1').name, sys.modules['encodings.latin_1'].__file__)\n")
+    r = chroot(tree, "/%s/bin/python3" % PY, "-IS", "-c", code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "True True True False",
+        "iso8859-1 /%s/lib/python3.11/encodings/latin_1.pyc" % PY], r.stdout
+
+
 def test_helpers_run_with_nothing_else_there(tree):
     assert chroot(tree, "/command/s6-echo", "hello").stdout == "hello\n"
     r = chroot(tree, "/usr/bin/with-contenv", "/command/s6-echo", "ok")

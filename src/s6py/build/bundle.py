@@ -84,6 +84,16 @@ exec musl-gcc "$@"
 STARTUP_MODULES = ("encodings", "encodings.aliases", "encodings.utf_8", "encodings.ascii",
                    "encodings.latin_1", "warnings")
 
+#: frozen into the interpreter beyond CPython 3.11's own list (abc, codecs, io, os,
+#: posixpath, stat...): the codec registry's modules, which every start imports.  Frozen
+#: modules are deep-frozen (their code objects are static data of the binary), so a start
+#: no longer looks for, reads and unmarshals them; 3.11 leaves them out of its list only
+#: for the noise of its build output.  The package keeps its __path__ in the stdlib
+#: directory, where the other encodings are looked up as before
+FROZEN_EXTRA = ("<encodings>", "encodings.aliases", "encodings.utf_8")
+#: the line of Tools/scripts/freeze_modules.py's list that FROZEN_EXTRA goes after
+FROZEN_ANCHOR = "        #'<encodings.*>',\n"
+
 #: never shipped: ctypes needs libffi and _ctypes, which the static build leaves out; the
 #: one s6py import of it (the reaper's subreaper prctl) is optional by design
 EXCLUDED_MODULES = frozenset(("ctypes",))
@@ -214,6 +224,32 @@ def unpack(dsc, tree, log):
 
 
 # ---------------------------------------------------------------------------- interpreter
+
+def frozen_tree(tree, cache):
+    """TREE with FROZEN_EXTRA in CPython's list of frozen modules: a copy (the cached
+    source stays as Debian ships it) whose generated build files (Makefile.pre.in,
+    Python/frozen.c) are regenerated from the list by CPython's own script, run by this
+    Python; the copy's path.  Made once per source version and list."""
+    key = hashlib.sha256("\0".join(FROZEN_EXTRA).encode()).hexdigest()[:12]
+    out = os.path.join(cache, "src-frozen", "%s-%s" % (os.path.basename(tree), key))
+    if os.path.isfile(os.path.join(out, ".regenerated")):
+        return out
+    if os.path.isdir(out):
+        _run(["rm", "-rf", out])
+    os.makedirs(out)
+    _run(["cp", "-a", tree + "/.", out])
+    script = os.path.join(out, "Tools", "scripts", "freeze_modules.py")
+    with open(script) as f:
+        text = f.read()
+    if FROZEN_ANCHOR not in text:
+        raise BuildError("%s has no %r line to add the frozen modules after" % (script, FROZEN_ANCHOR.strip()))
+    lines = "".join("        %r,\n" % spec for spec in FROZEN_EXTRA)
+    with open(script, "w") as f:
+        f.write(text.replace(FROZEN_ANCHOR, FROZEN_ANCHOR + lines, 1))
+    _run([sys.executable, script], cwd=out, log=os.path.join(out, "freeze_modules.log"))
+    open(os.path.join(out, ".regenerated"), "w").close()
+    return out
+
 
 def build_key(tree):
     h = hashlib.sha256()
@@ -449,7 +485,7 @@ def prepare(src, cache=None, say=None):
     say = say or (lambda line: sys.stderr.write("build-overlay: info: %s\n" % line))
     check_tools()
     os.makedirs(cache, exist_ok=True)
-    tree = source_tree(cache, say)
+    tree = frozen_tree(source_tree(cache, say), cache)
     build = build_interpreter(tree, cache, say, os.path.dirname(os.path.abspath(src)))
     python = os.path.join(build, "python")
     builtin = _run([python, "-I", "-S", "-c", "import sys; print(' '.join(sys.builtin_module_names))"]).split()
