@@ -5,11 +5,14 @@
 
   * sizes: the bundle as .tar.gz and .tar.xz, the noarch tarball, and the real s6-overlay
     3.2.3.2 (its two .tar.xz, and the same content as .tar.gz) from the oracles directory;
-  * helper start-up (`with-contenv true`, `s6-echo x`), each a fresh process chroot'ed into
-    a tree: the bundle's static interpreter in a tree holding only the bundle, against the
-    noarch tarball run by Debian's dynamically linked python3 (the e2e bookworm tree,
-    python3-minimal), and, where Debian's s6 package has the command (s6-svok), against
-    the real one on the host;
+  * helper start-up (`with-contenv s6-true`, `s6-echo x`, `s6-svok`), each a fresh process
+    chroot'ed into a tree: the bundle's static interpreter in a tree holding only the
+    bundle, against the noarch tarball run by Debian's dynamically linked python3 (the e2e
+    bookworm tree, python3-minimal), and, where Debian's s6 package has the command
+    (s6-svok), against the real one on the host.  `with-contenv` is timed twice: with a
+    container environment in the tree (/run/s6/container_environment, as /init leaves it:
+    the case of every script in a booted container), and without one (it warns and runs
+    the full command);
   * memory (--memory 1,10,50): whole-tree PSS of /init's interpreters with N services each
     with a logutil-service logger, the bundle's tree against Debian's python3 + the noarch
     tarball (same /init, forked loggers in both);
@@ -50,15 +53,28 @@ def extract(tarball, into):
         tar.extractall(into)
 
 
+def _one_run(argv, env, expect):
+    t0 = time.perf_counter()
+    r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    elapsed = time.perf_counter() - t0
+    if r.returncode != expect:
+        raise RuntimeError("%s: %s" % (" ".join(argv), r.stderr.decode(errors="replace")))
+    return elapsed
+
+
 def timed_runs(argv, runs, env, expect=0):
-    out = []
+    """The median ms of RUNS runs of ARGV."""
+    return statistics.median(_one_run(argv, env, expect) for _ in range(runs)) * 1000
+
+
+def paired_runs(argv_a, argv_b, runs, env, expect=0):
+    """The medians (ms) of RUNS runs of A and of B, run in turn (A B A B ...): a drift of
+    the machine's speed during the measure hits both alike."""
+    a, b = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
-        r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-        out.append(time.perf_counter() - t0)
-        if r.returncode != expect:
-            raise RuntimeError("%s: %s" % (" ".join(argv), r.stderr.decode(errors="replace")))
-    return statistics.median(out) * 1000
+        a.append(_one_run(argv_a, env, expect))
+        b.append(_one_run(argv_b, env, expect))
+    return statistics.median(a) * 1000, statistics.median(b) * 1000
 
 
 def sizes(tmp):
@@ -86,14 +102,26 @@ def helper_rows(bundle_gz, noarch_gz, runs, tmp):
     debian = os.path.join(tmp, "debian")
     subprocess.run(["cp", "-a", e2e_support.rootfs("bookworm"), debian], check=True)
     extract(noarch_gz, debian)
+    with_env = {}
+    for tree in (alone, debian):  # a copy of each tree, with /init's container environment
+        with_env[tree] = tree + "-contenv"
+        subprocess.run(["cp", "-a", tree, with_env[tree]], check=True)
+        contenv = os.path.join(with_env[tree], "run", "s6", "container_environment")
+        os.makedirs(contenv)
+        for name, value in (("PATH", "/command:/usr/bin:/bin"), ("HOME", "/root"), ("TZ", "Etc/UTC")):
+            with open(os.path.join(contenv, name), "w") as f:
+                f.write(value)
     rows = []
     real_svok = shutil.which("s6-svok", path="/usr/bin:/bin")
-    for name, argv, expect, real in (
-            ("with-contenv true", ["/command/with-contenv", "/command/s6-true"], 0, None),
-            ("s6-echo x", ["/command/s6-echo", "x"], 0, None),
-            ("s6-svok /tmp (not a service: exit 1)", ["/command/s6-svok", "/tmp"], 1, real_svok)):
-        ours = timed_runs([CHROOT, alone] + argv, runs, env, expect)
-        deb = timed_runs([CHROOT, debian] + argv, runs, env, expect)
+    for name, argv, expect, real, contenv in (
+            ("with-contenv s6-true (container environment)", ["/command/with-contenv", "/command/s6-true"],
+             0, None, True),
+            ("with-contenv s6-true (none: warning, full command)", ["/command/with-contenv", "/command/s6-true"],
+             0, None, False),
+            ("s6-echo x", ["/command/s6-echo", "x"], 0, None, False),
+            ("s6-svok /tmp (not a service: exit 1)", ["/command/s6-svok", "/tmp"], 1, real_svok, False)):
+        ours, deb = paired_runs([CHROOT, with_env[alone] if contenv else alone] + argv,
+                                [CHROOT, with_env[debian] if contenv else debian] + argv, runs, env, expect)
         real_ms = timed_runs([CHROOT, "/", real, "/tmp"], runs, env, expect) if real else None
         rows.append((name, ours, deb, real_ms))
     base = timed_runs([CHROOT, "/", "/bin/true"], runs, env)

@@ -14,7 +14,7 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCHER = os.path.join(REPO, "bin", "s6py")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
-NAMES = ("s6-echo", "with-contenv", "s6-setuidgid", "execlineb")
+NAMES = ("s6-echo", "with-contenv", "s6-setuidgid", "execlineb", "s6-true", "s6-false")
 IS_ROOT = os.geteuid() == 0
 
 
@@ -93,6 +93,13 @@ def status_lines(out):
 ])
 def test_s6_echo(links, args, quick):
     same_both_ways(links, ["s6-echo"] + args, quick_expected=quick)
+
+
+@pytest.mark.parametrize("argv", [["s6-true"], ["s6-true", "-x", "any"], ["s6-false"],
+                                  ["s6-false", "--", "y"]])
+def test_s6_true_and_false(links, argv):
+    code, out, err = same_both_ways(links, argv)
+    assert (code, out, err) == (0 if argv[0] == "s6-true" else 1, b"", b"")
 
 
 def test_s6_echo_to_a_closed_pipe_dies_of_sigpipe_both_ways(links):
