@@ -381,3 +381,26 @@ def test_the_compiled_database_loads_back_into_the_same_graph(tmp_path):
     assert sorted(os.listdir(servicedir)) == ["run"]
     assert os.stat(servicedir + "/run").st_mode & 0o777 == 0o755
     assert again.definition("nginx").path == servicedir
+
+
+def test_flag_recommended_is_kept_and_shown_as_the_real_one_shows_it(oracle, tmp_path):
+    """flag-recommended (s6-rc 0.7) only marks the service: s6-rc-db's flags show it as
+    bit 1, a bundle's goes to everything it contains, as flag-essential's does."""
+    src = make_tree(tmp_path / "src", {
+        "rec/type": "longrun\n", "rec/run": "#!/bin/sh\n", "rec/flag-recommended": "",
+        "both/type": "oneshot\n", "both/up": "true\n", "both/flag-recommended": "x",
+        "both/flag-essential": "",
+        "inner/type": "oneshot\n", "inner/up": "true\n",
+        "grp/type": "bundle\n", "grp/contents": "inner\n", "grp/flag-recommended": "",
+        "plain/type": "oneshot\n", "plain/up": "true\n"})
+    real_db, mine_db = str(tmp_path / "real"), str(tmp_path / "mine")
+    assert theirs(oracle, "s6-rc-compile", real_db, src).returncode == 0
+    assert ours("s6-rc-compile", mine_db, src).returncode == 0
+    shown = []
+    for name in ("rec", "both", "inner", "grp", "plain"):
+        real = theirs(oracle, "s6-rc-db", "-c", real_db, "flags", name)
+        mine = ours("s6-rc-db", "-c", mine_db, "flags", name)
+        assert (mine.returncode, mine.stdout, mine.stderr) == (
+            real.returncode, real.stdout, real.stderr.replace(real_db.encode(), mine_db.encode())), name
+        shown.append(real.stdout.strip())
+    assert shown[0] != shown[-1], shown  # the flag is seen at all
