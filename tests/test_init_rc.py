@@ -343,7 +343,22 @@ echo "== events"; cat "$S6PY_ROOT/data/events"
     # nothing moved: both still up, and their scripts never ran down
     assert {"svc", "once"} <= set(sections["active"]), sections["active"]
     assert sections["svc"] == ["true"], r.out
-    assert sections["events"] == ["svc up", "once up"], r.out
+    # (in either order: svc counts as up at its spawn, before its script has logged)
+    assert sorted(sections["events"]) == ["once up", "svc up"], r.out
     assert sections["quiet"] == ["rc=0"], r.out  # -v0: s6-rc-dryrun prints nothing either
     # once, then svc, one after the other: at least two throttles
     assert int(sections["ms"][0]) >= 600, r.out
+
+
+def test_a_oneshot_that_cannot_be_exec_d_fails_with_the_reason(box):
+    """Oneshots are spawned without waiting for their exec: a missing program is still
+    its transition's failure, said once, with the reason, and what depends on it stays down."""
+    rc_service(box, "broken", "oneshot", files={"up": ("/nonexistent/program arg\n", 0o644)})
+    oneshot(box, "after", deps=("broken",))
+    oneshot(box, "fine")
+    user_bundle(box, "after", "fine")
+    r = box.run(["true"], timeout=30)
+    lines = [line for line in r.err.splitlines() if "unable to start service broken" in line]
+    assert len(lines) == 1 and "/nonexistent/program" in lines[0] and \
+        "No such file or directory" in lines[0], r.err
+    assert "fine up" in events(box) and "after up" not in events(box), (events(box), r.err)

@@ -81,38 +81,65 @@ class Oneshot:
         self._run(self.down_argv, self.timeout_down_ms, done)
 
     def _run(self, argv, timeout_ms, done):
+        """Spawn ARGV without waiting for its exec: PID 1 goes on with the other
+        transitions while the child gets there.  Its report pipe says later whether the
+        exec failed (then the transition fails with that reason, and the child's exit 127
+        is not looked at); else its exit status says how the oneshot went."""
         if not argv:
             done(True)
             return
-        from s6py.engine.spawn import SpawnError, spawn
+        from s6py.engine.spawn import SpawnError, spawn_nowait
 
         env = dict(self.ctx.tree_env)
         env[b"RC_NAME"] = os.fsencode(self.name)
         try:
-            pid = self.ctx.reserve.spending(
-                spawn, argv, path=find_program(argv[0], env), env=env,
+            started = self.ctx.reserve.spending(
+                spawn_nowait, argv, path=find_program(argv[0], env), env=env,
                 cwd=self.ctx.paths.root, stdin=self.ctx.devnull, session="pgrp")
-        except SpawnError as e:
+        except SpawnError as e:  # the fork itself
             done(False, e.describe())
             return
         except OSError as e:
             done(False, "unable to spawn %s: %s" % (argv[0], e.strerror))
             return
-        timer = None
-        if timeout_ms:
-            timer = self.ctx.loop.call_later(timeout_ms / 1000.0, lambda: _kill(pid))
+        loop = self.ctx.loop
+        pid = started.pid
+        timer = loop.call_later(timeout_ms / 1000.0, lambda: _kill(pid)) if timeout_ms else None
+        over = []
 
-        def died(wstat):
+        def finish(ok, why=""):
+            if over:
+                return
+            over.append(True)
             if timer is not None:
                 timer.cancel()
-            if os.WIFEXITED(wstat) and os.WEXITSTATUS(wstat) == 0:
-                done(True)
-            elif os.WIFSIGNALED(wstat):
-                done(False, "command crashed with signal %d" % os.WTERMSIG(wstat))
-            else:
-                done(False, "command exited %d" % os.WEXITSTATUS(wstat))
+            done(ok, why)
 
-        self.ctx.loop.watch_child(pid, died)
+        def exec_error():
+            """The report, read once: the SpawnError of a failed exec, or None."""
+            if started.fd < 0:
+                return None
+            loop.remove_reader(started.fd)
+            return started.outcome()
+
+        def reported():
+            error = exec_error()
+            if error is not None:
+                finish(False, error.describe())
+
+        def died(wstat):
+            error = exec_error()  # a child that died before its report was read
+            if error is not None:
+                finish(False, error.describe())
+            elif os.WIFEXITED(wstat) and os.WEXITSTATUS(wstat) == 0:
+                finish(True)
+            elif os.WIFSIGNALED(wstat):
+                finish(False, "command crashed with signal %d" % os.WTERMSIG(wstat))
+            else:
+                finish(False, "command exited %d" % os.WEXITSTATUS(wstat))
+
+        loop.add_reader(started.fd, reported)
+        loop.watch_child(pid, died)
 
 
 def _kill(pid):
