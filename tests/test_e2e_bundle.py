@@ -277,9 +277,10 @@ def test_isolated_from_the_images_python_and_environment(tmp_path_factory):
     assert lines[1] == "s6-echo-ok", r.stdout + r.stderr
     assert INTERPRETER.match(lines[2].split(" ", 1)[1]), lines[2]
     assert lines[3] == "marks [cat: /tmp/poisoned: No such file or directory]", r.stdout
-    # the poison is live: the same interpreter without the launcher's -IS loads it, and so
-    # does the image's own python3
-    assert lines[4:] == ["bundled without -IS encodings", "control encodings"], r.stdout
+    # the poison is live: the same interpreter without the launcher's -IS loads it (its
+    # sitecustomize: its encodings is frozen, bundle.FROZEN_EXTRA), and so does the image's
+    # own python3 (its encodings first)
+    assert lines[4:] == ["bundled without -IS sitecustomize", "control encodings"], r.stdout
     # PYTHONVERBOSE=1 honoured would print every import ("import 'x' # ...") on stderr
     assert "import " not in r.stderr and "poisoned" not in r.stderr, r.stderr
     assert "Traceback" not in r.stderr, r.stderr
