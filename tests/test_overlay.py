@@ -135,6 +135,41 @@ def test_relocated_commands_run(relocated):
     assert r.returncode == 100 and b"s6-svc: usage:" in r.stderr
 
 
+def imported(launcher, args, cwd=None):
+    """(exit code, stdout, the modules of s6py it imported) of LAUNCHER's Python part run
+    with `-X importtime` (the launcher's sh part passes -I -S, so do we)."""
+    r = subprocess.run([sys.executable, "-I", "-S", "-X", "importtime", launcher] + args,
+                       capture_output=True, cwd=cwd, env={"PATH": "/usr/bin:/bin"})
+    modules = re.findall(r"\|\s*(s6py\S*)$", r.stderr.decode(), re.M)
+    return r.returncode, r.stdout, modules
+
+
+def test_a_quick_path_imports_no_module_of_the_package(relocated):
+    """The launcher runs s6py.quick's code through the importer's loader but not through an
+    import: neither the s6py package nor a search along sys.path (docs/architecture.md)."""
+    link = os.path.join(relocated, "command", "s6-echo")
+    assert imported(link, ["a"]) == (0, b"a\n", [])
+    # from a relative path too (the sh part passes $0 as it came)
+    assert imported(os.path.join("command", "s6-echo"), ["b"], cwd=relocated) == (0, b"b\n", [])
+    # not its quick case: the full command, imported as always
+    code, out, modules = imported(link, ["-s:", "c"])
+    assert (code, out) == (0, b"c\n") and {"s6py", "s6py.launch", "s6py.cli"} <= set(modules)
+
+
+def test_a_changed_quick_module_is_the_one_that_runs(tarball, tmp_path):
+    """quick's bytecode is checked against its source as the importer checks it: an edited
+    quick.py runs at once, without a stale .pyc standing in its way."""
+    subprocess.run(["tar", "xzf", tarball, "-C", str(tmp_path)], check=True)
+    link = str(tmp_path / "command" / "s6-echo")
+    assert subprocess.run([link, "x"], capture_output=True).stdout == b"x\n"
+    [pkg] = [d for d in os.listdir(str(tmp_path / "package" / "admin")) if d.startswith("s6py-")]
+    quick = tmp_path / "package" / "admin" / pkg / "lib" / "s6py" / "quick.py"
+    text = quick.read_text()
+    quick.write_text(text.replace("def _echo(argv):\n", "def _echo(argv):\n"
+                                  "    posix.write(1, b\"edited \")\n", 1))
+    assert subprocess.run([link, "x"], capture_output=True).stdout == b"edited x\n"
+
+
 @pytest.mark.parametrize("script, expected", [
     # crazy-max's rtorrent run script: `/bin/export PWD /data/rtorrent` then s6-setuidgid
     ("export PWD /x s6-setuidgid root printenv PWD S6PY_PWD", (1, b"/x\n")),

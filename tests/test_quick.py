@@ -219,3 +219,12 @@ def test_quick_paths_need_no_os_module_at_all(links):
     r = subprocess.run([PYTHON, "-I", "-S", "-c", code], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=30)
     assert (r.returncode, r.stdout) == (0, b"no os\n"), r
+
+
+def test_the_quick_list_of_our_commands_is_cli_s():
+    """quick._OUR_COMMANDS is a copy of cli.COMMANDS's names, kept by hand (importing
+    s6py.cli would cost the quick execlineb more than it saves)."""
+    sys.path.insert(0, os.path.join(REPO, "src"))
+    from s6py import cli, quick
+
+    assert quick._OUR_COMMANDS == frozenset(cli.COMMANDS)

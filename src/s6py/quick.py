@@ -31,6 +31,27 @@ _S_IFMT, _S_IFDIR, _S_IFREG, _S_IFCHR = 0o170000, 0o040000, 0o100000, 0o020000
 #: parse treats specially (quotes, backslash, braces, comments, substitution)
 _PLAIN = frozenset(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "\"'\\{}#$") | set(" \t\n")
 
+#: every name of cli.COMMANDS (tests/test_quick.py keeps them equal): a script's first
+#: word among them is run in-process by the full execlineb; a literal here, because
+#: importing s6py.cli would cost more than the quick path saves
+_OUR_COMMANDS = frozenset((
+    "background", "backtick", "build-overlay", "case", "cd", "define", "dollarat",
+    "elgetopt", "elgetpositionals", "elglob", "eltest", "emptyenv", "envfile", "exec",
+    "execline-cd", "execline-umask", "execlineb", "exit", "export", "fdblock",
+    "fdclose", "fdmove", "fdreserve", "fdswap", "fix-attrs", "forbacktickx",
+    "foreground", "forstdin", "forx", "getcwd", "getpid", "halt", "heredoc", "homeof",
+    "if", "ifelse", "ifte", "ifthenelse", "import", "importas", "init",
+    "logutil-newfifo", "logutil-service", "loopwhilex", "multidefine",
+    "multisubstitute", "pipeline", "piperw", "printcontenv", "redirfd", "runblock",
+    "s6-applyuidgid", "s6-chmod", "s6-chown", "s6-dumpenv", "s6-echo", "s6-env",
+    "s6-envdir", "s6-envuidgid", "s6-false", "s6-hiercopy", "s6-log", "s6-ls",
+    "s6-maximumtime", "s6-mkdir", "s6-nuke", "s6-pause", "s6-rc", "s6-rc-compile",
+    "s6-rc-db", "s6-rmrf", "s6-setsid", "s6-setuidgid", "s6-sleep", "s6-supervise",
+    "s6-svc", "s6-svdt", "s6-svlisten", "s6-svlisten1", "s6-svok", "s6-svscan",
+    "s6-svscanctl", "s6-svstat", "s6-svwait", "s6-sync", "s6-test", "s6-true", "shift",
+    "trap", "tryexec", "umask", "unexport", "wait", "with-contenv", "with-retries",
+    "withstdinas"))
+
 
 def run(argv):
     """Do ARGV's command if its case is a quick one (never returns then); else return."""
@@ -347,9 +368,7 @@ def _execlineb(argv):
     words = script.split()
     if not words:
         return
-    from s6py.cli import COMMANDS
-
-    if words[0].rpartition("/")[2] in COMMANDS:
+    if words[0].rpartition("/")[2] in _OUR_COMMANDS:
         return  # run in-process by the full execlineb
     env = _started_environ()
     if b"LC_ALL" in posix.environ and b"LC_CTYPE" in posix.environ:

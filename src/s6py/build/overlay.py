@@ -74,30 +74,26 @@ done
 echo "${0##*/}: fatal: python3 not found (looked on PATH, /usr/bin, /usr/local/bin); s6py needs Python >= 3.9" >&2
 exit 127
 '''
+# Run as __main__, this file is compiled at every start of every command: it holds only
+# what must come first, and what /init alone runs is in strings, compiled by /init only.
+# The rest is s6py.launch (docs/architecture.md, "The launcher").
 import sys
 
-if sys.argv[1:2] == ["init"] or sys.argv[0].rpartition("/")[2] == "init":
-    # /init: block the signals PID 1 handles before anything else, so that one sent now
-    # stays pending instead of being dropped by the kernel (s6py.init.main does it again)
-    import _signal
-    _signal.pthread_sigmask(_signal.SIG_BLOCK, [getattr(_signal, n) for n in (
-        "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGPWR", "SIGWINCH")
-        if hasattr(_signal, n)])
-    try:  # what /init's sh part does with ulimit, where there is no sh (the bundle)
-        import resource
-        _soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if _soft < _hard:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (_hard, _hard))
-    except (ImportError, OSError, ValueError):
-        pass
+_init = sys.argv[1:2] == ["init"] or sys.argv[0].rpartition("/")[2] == "init"
+if _init:
+    # block the signals PID 1 handles before anything else, so that one sent now stays
+    # pending instead of being dropped by the kernel (s6py.init.main does it again)
+    exec('''import _signal
+_signal.pthread_sigmask(_signal.SIG_BLOCK, [getattr(_signal, n) for n in (
+    "SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGPWR", "SIGWINCH")
+    if hasattr(_signal, n)])''')
 if sys.version_info < (3, 9):
-    sys.stderr.write("%s: fatal: s6py needs Python >= 3.9, this is %s\n"
-                     % (sys.argv[0].rpartition("/")[2], sys.version.split()[0]))
-    sys.exit(127)
+    sys.exit("%s: fatal: s6py needs Python >= 3.9, this is %s"
+             % (sys.argv[0].rpartition("/")[2], sys.version.split()[0]))
 
 
-def _quick_lib(path):
-    # lib/ next to the command/ that holds this file, found without os (see s6py.quick)
+def _lib(path):
+    # lib/ beside the command/ that holds this file (absolute), found without os, or None
     import posix
 
     for _ in range(40):  # the links to this file (/usr/bin/X -> /command/X -> s6py)
@@ -109,45 +105,49 @@ def _quick_lib(path):
     top = path.rpartition("/")[0].rpartition("/")[0] or "."
     try:
         here, there = posix.stat(__file__), posix.stat(top + "/command/s6py")
-        posix.stat(top + "/lib/s6py/quick.py")
     except OSError:
         return None
-    return top + "/lib" if (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino) else None
+    if (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino):
+        return (top if top[:1] == "/" else posix.getcwd() + "/" + top) + "/lib"
 
 
-if sys.argv[0].rpartition("/")[2] != "init" and sys.argv[1:2] != ["init"]:
-    _lib = _quick_lib(__file__)
-    if _lib is not None:
-        sys.path.insert(0, _lib)
-        from s6py.quick import run  # noqa: E402
+_here = _lib(__file__)
+# (a copy of this file, cp /usr/bin/with-contenv ...: the package at its usual place)
+sys.path.insert(0, _here or "/package/admin/s6py/lib")
+if _init:
+    # a fresh container (sources, no bytecode yet, a place to write it): the boot compiled
+    # by a child, so that PID 1 loads bytecode and holds none of the compiler's garbage
+    # (s6py/init/precompile.py)
+    exec('''import posix
+boot = sys.path[0] + "/s6py/init/"
+cache = boot + "__pycache__"
+try:
+    posix.stat(boot + "stage1.py")
+    posix.stat("%s/stage1.%s.pyc" % (cache, sys.implementation.cache_tag))
+    fresh = False
+except OSError as e:
+    fresh = e.filename != boot + "stage1.py" and not sys.dont_write_bytecode and (
+        posix.access(cache, posix.W_OK) or posix.access(boot, posix.W_OK))
+if fresh:
+    child = posix.fork()
+    if child == 0:
+        try:
+            from s6py.init.precompile import compile_boot
+            compile_boot()
+        finally:
+            posix._exit(0)
+    posix.waitpid(child, 0)''', {"sys": sys})
+elif _here is not None:
+    # s6py.quick from its bytecode, through the importer's own loader (which checks it,
+    # or compiles and caches): neither the search along sys.path nor the s6py package
+    _quick = {"__name__": "s6py.quick", "__file__": _here + "/s6py/quick.py",
+              "__builtins__": __builtins__}
+    exec(sys.modules["_frozen_importlib_external"].SourceFileLoader(
+        "s6py.quick", _quick["__file__"]).get_code("s6py.quick"), _quick)
+    _quick["run"](sys.argv)  # returns unless it did the whole job
+from s6py.launch import launch  # noqa: E402
 
-        run(sys.argv)  # returns unless it did the whole job
-        del sys.path[0]
-import os  # noqa: E402
-
-lib = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "lib")
-if not os.path.isdir(os.path.join(lib, "s6py")):  # a copy of this file (cp /usr/bin/with-contenv ...): the usual place
-    lib = "/package/admin/s6py/lib"
-sys.path.insert(0, lib)
-if sys.argv[0].rpartition("/")[2] == "init" or sys.argv[1:2] == ["init"]:
-    # a fresh container: the boot's modules compiled by a child, so that PID 1 loads
-    # bytecode and keeps none of the compiler's garbage (s6py/init/precompile.py)
-    _init, _tag = lib + "/s6py/init/", sys.implementation.cache_tag
-    _cache = _init + "__pycache__"
-    if (_tag and not sys.dont_write_bytecode and os.path.exists(_init + "stage1.py")
-            and not os.path.exists("%s/stage1.%s.pyc" % (_cache, _tag))
-            and os.access(_cache if os.path.isdir(_cache) else _init, os.W_OK)):
-        _child = os.fork()
-        if _child == 0:
-            try:
-                from s6py.init.precompile import compile_boot
-                compile_boot()
-            finally:
-                os._exit(0)
-        os.waitpid(_child, 0)
-from s6py.cli import exit_with, main  # noqa: E402
-
-exit_with(main())
+launch(_init)
 """
 
 INIT = r"""#!/bin/sh

@@ -74,6 +74,7 @@ def _boot_modules():
     import s6py.init.stage3  # noqa: F401
     import s6py.init.steps  # noqa: F401
     import s6py.init.v3tree  # noqa: F401
+    import s6py.launch  # noqa: F401
 
 
 def _rc_modules():
