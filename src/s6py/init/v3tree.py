@@ -1,5 +1,5 @@
-"""What an image written for s6-overlay 3 defines in /etc/s6-overlay (read only to warn:
-s6-rc itself is not implemented yet).
+"""What an image written for s6-overlay 3 defines in /etc/s6-overlay: whether /init boots
+it as an s6-rc image (stage2.Stage2.start; docs/s6-rc.md) or as a v1/v2 one.
 
 The overlay's own tarballs ship `s6-rc.d/user` and `s6-rc.d/user2` (and
 `user-bundles.d/user`, `user-bundles.d/user2`) as empty bundles: those alone define nothing.
