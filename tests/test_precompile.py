@@ -59,15 +59,30 @@ def test_a_compiled_tree_is_not_compiled_again(box, tmp_path):
 
 
 def test_the_loggers_modules_are_compiled_only_for_an_image_with_loggers(tmp_path):
-    """compile_boot() imports the log host's modules when a services.d service has a
-    log/ (or an s6-rc service is a consumer), and the s6-rc ones for an s6-rc.d tree."""
-    def imported(root):
+    """compile_boot() compiles the log host's modules when a services.d service has a
+    log/ (or an s6-rc service is a consumer), and the s6-rc ones for an s6-rc.d tree; with
+    more than one CPU those are compiled by a second child, which the first waits for, so
+    that everything is written when the launcher's child ends."""
+    (tmp_path / "overlay").mkdir()
+    admin = extract(tmp_path / "overlay")
+    [lib] = [str(admin / d / "lib") for d in os.listdir(admin) if d.startswith("s6py-")]
+    tag = sys.implementation.cache_tag
+
+    def compiled(root):
+        subprocess.run(["find", lib, "-name", "__pycache__", "-prune", "-exec", "rm", "-rf",
+                        "{}", "+"], check=True)
         code = ("import sys; sys.path.insert(0, %r); from s6py.init.precompile import compile_boot;"
-                " compile_boot(%r); print(' '.join(sorted(m for m in sys.modules"
-                " if m.startswith(('s6py.log', 's6py.rc')))))" % (os.path.join(REPO, "src"), str(root)))
-        r = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True)
-        assert r.returncode == 0, r.stderr
-        return set(r.stdout.split())
+                " compile_boot(%r)" % (lib, str(root)))
+        # not through pipes: a grandchild still writing would hold them open, and the run
+        # would wait for it where the launcher does not
+        with open(str(tmp_path / "stderr"), "w+") as err:
+            r = subprocess.run([sys.executable, "-I", "-S", "-c", code],
+                               stdout=subprocess.DEVNULL, stderr=err)
+            err.seek(0)
+            assert r.returncode == 0, err.read()
+        # s6py/log/__pycache__/hosting.TAG.pyc -> s6py.log.hosting
+        return {path[:-len(".%s.pyc" % tag)].replace("/__pycache__/", ".").replace("/", ".")
+                for path in _bytecode(lib)}
 
     plain = tmp_path / "plain"
     (plain / "etc/services.d/web").mkdir(parents=True)
@@ -77,12 +92,15 @@ def test_the_loggers_modules_are_compiled_only_for_an_image_with_loggers(tmp_pat
     (logged / "etc/services.d/web/log/run").write_text("#!/bin/sh\n")
     rc = tmp_path / "rc"
     (rc / "etc/s6-overlay/s6-rc.d/app").mkdir(parents=True)
-    assert not any(m.startswith(("s6py.log.host", "s6py.rc.")) for m in imported(plain))
-    assert "s6py.log.hosting" in imported(logged)
-    assert {"s6py.rc.graph", "s6py.rc.transitions"} <= imported(rc)
-    assert "s6py.log.hosting" not in imported(rc)
+    first = compiled(plain)
+    assert "s6py.init.stage1" in first
+    assert not any(m.startswith(("s6py.log.host", "s6py.rc.")) for m in first)
+    assert "s6py.log.hosting" in compiled(logged)
+    assert {"s6py.rc.graph", "s6py.rc.transitions"} <= compiled(rc)
+    assert "s6py.log.hosting" not in compiled(rc)
     (rc / "etc/s6-overlay/s6-rc.d/app/consumer-for").write_text("gen\n")
-    assert "s6py.log.hosting" in imported(rc)
+    both = compiled(rc)
+    assert {"s6py.log.hosting", "s6py.rc.graph", "s6py.init.stage1"} <= both
 
 
 def _bytecode(lib):
@@ -119,3 +137,21 @@ def test_the_lists_cover_what_a_boot_imports_before_its_cmd(box, tmp_path):
     assert r.code == 0, r
     at_cmd = {p[2:] for p in r.out.split()}
     assert at_cmd - before == set(), "compiled by PID 1 itself before the CMD"
+
+
+def test_the_first_child_waits_for_the_second(tmp_path):
+    """compile_boot() returns only when the second child's part is done too (PID 1 waits
+    for the first child alone): a slow s6-rc part, stood in for, has written its mark."""
+    rc = tmp_path / "etc/s6-overlay/s6-rc.d"
+    rc.mkdir(parents=True)
+    mark = tmp_path / "mark"
+    code = ("import os, sys, time; sys.path.insert(0, %r); from s6py.init import precompile\n"
+            "def slow():\n    time.sleep(0.5); open(%r, 'w').close()\n"
+            "precompile._rc_modules = slow\nos.cpu_count = lambda: 2\n"
+            "precompile.compile_boot(%r)\nprint(os.path.exists(%r))"
+            % (os.path.join(REPO, "src"), str(mark), str(tmp_path), str(mark)))
+    with open(str(tmp_path / "out"), "w+") as out:
+        r = subprocess.run([sys.executable, "-I", "-S", "-c", code], stdout=out,
+                           stderr=subprocess.STDOUT)
+        out.seek(0)
+        assert (r.returncode, out.read()) == (0, "True\n")
